@@ -1,0 +1,1 @@
+"""LiftOS cluster tooling: configuration, state, migrations and the `liftos` CLI."""

@@ -1,0 +1,178 @@
+"""The `liftos` command: run a local cluster, inspect it, scaffold modules."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cluster.settings import Settings
+
+app = typer.Typer(help="LiftOS: causal marketing intelligence on Ray.", no_args_is_help=True)
+module_app = typer.Typer(help="Write and manage LiftOS modules.", no_args_is_help=True)
+app.add_typer(module_app, name="module")
+console = Console()
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _ray_running() -> bool:
+    import ray
+
+    try:
+        ray.init(address="auto", logging_level=logging.ERROR, log_to_driver=False)
+    except (ConnectionError, RuntimeError):
+        return False
+    return True
+
+
+@app.command()
+def up(
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the applications")] = 300,
+) -> None:
+    """Start PostgreSQL, Redis and Ray (embedded unless configured) and deploy every app."""
+    import ray
+
+    from cluster import local, serving
+
+    settings = _settings()
+    with console.status("preparing PostgreSQL and Redis"):
+        urls = local.prepare_state(settings)
+    env = local.service_env(settings, urls)
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, log_to_driver=False)
+        console.print(f"connected to Ray at {settings.ray_address}")
+    elif _ray_running():
+        console.print("a local Ray cluster is already running; redeploying onto it")
+    else:
+        with console.status("starting the local Ray head"):
+            local.start_ray_head(settings, env)
+        ray.init(address="auto", log_to_driver=False)
+    config = serving.load_serve_config(http_port=settings.http_port)
+    names = [a["name"] for a in config["applications"]]
+    with console.status(f"deploying {', '.join(names)}"):
+        serving.deploy(config)
+        serving.wait_until_running(names, timeout_s=timeout)
+    base = f"http://127.0.0.1:{settings.http_port}"
+    table = Table(title="LiftOS is up", show_header=False)
+    table.add_row("API", base)
+    table.add_row("OpenAPI docs", f"{base}/docs")
+    table.add_row("Ray dashboard", f"http://127.0.0.1:{settings.dashboard_port}")
+    table.add_row("PostgreSQL", "embedded" if urls.embedded_postgres else "external (DATABASE_URL)")
+    table.add_row("Redis", urls.redis_url if urls.embedded_redis else "external (REDIS_URL)")
+    console.print(table)
+    console.print(
+        "Create the first organisation:\n"
+        f"  curl -X POST {base}/auth/signup -H 'content-type: application/json' \\\n"
+        '    -d \'{"org_name": "Acme", "email": "you@acme.test", '
+        '"password": "a long passphrase"}\'\n'
+        "Stop everything with `liftos down`."
+    )
+
+
+@app.command()
+def down() -> None:
+    """Stop the Serve applications, the local Ray cluster and the embedded servers."""
+    from cluster import local
+
+    settings = _settings()
+    if not settings.ray_address and _ray_running():
+        from ray import serve
+
+        serve.shutdown()
+        import ray
+
+        ray.shutdown()
+        local.stop_ray()
+        console.print("stopped Ray and its Serve applications")
+    stopped = local.stop_embedded(settings)
+    console.print(f"stopped embedded {', '.join(stopped)}" if stopped else "no embedded servers")
+
+
+@app.command()
+def status() -> None:
+    """Show the Ray cluster, the Serve applications with their replicas, and the servers."""
+    import ray
+
+    from cluster import serving
+    from cluster.embedded import EmbeddedPostgres, EmbeddedRedis
+
+    settings = _settings()
+    state_dir = settings.state_dir.expanduser().resolve()
+    servers = Table(title="State")
+    servers.add_column("server")
+    servers.add_column("running")
+    servers.add_column("where")
+    for server in (EmbeddedPostgres(state_dir), EmbeddedRedis(state_dir, port=settings.redis_port)):
+        st = server.status()
+        servers.add_row(st.name, "yes" if st.running else "no", st.url or str(st.data_dir))
+    console.print(servers)
+    connected = (
+        ray.init(address=settings.ray_address, log_to_driver=False) is not None
+        if settings.ray_address
+        else _ray_running()
+    )
+    if not connected:
+        console.print("Ray: not running (start it with `liftos up`)")
+        raise typer.Exit(1)
+    resources = ray.cluster_resources()
+    console.print(
+        f"Ray: {len(ray.nodes())} node(s), {resources.get('CPU', 0):g} CPUs, "
+        f"dashboard http://127.0.0.1:{settings.dashboard_port}"
+    )
+    apps = Table(title="Serve applications")
+    for column in ("application", "route", "status", "deployment", "replicas"):
+        apps.add_column(column)
+    for state in serving.application_states():
+        for deployment, (dstatus, replicas) in state.deployments.items():
+            apps.add_row(
+                state.name,
+                state.route_prefix or "-",
+                state.status,
+                f"{deployment} ({dstatus})",
+                str(replicas),
+            )
+    console.print(apps)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations (what `liftos up` does first)."""
+    from cluster import local
+
+    urls = local.prepare_state(_settings())
+    console.print(f"migrations applied ({'embedded' if urls.embedded_postgres else 'external'})")
+
+
+@module_app.command("new")
+def module_new(
+    name: Annotated[str, typer.Argument(help="module name, e.g. churn-score")],
+    directory: Annotated[Path, typer.Option(help="where to create it")] = Path("."),
+) -> None:
+    """Scaffold a module (module.json, FastAPI app, tests, README) from the template."""
+    from cluster.scaffold import scaffold_module
+
+    try:
+        created = scaffold_module(name, directory)
+    except (ValueError, FileExistsError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"created {created}; see {created / 'README.md'} to test and register it")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

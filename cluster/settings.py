@@ -1,0 +1,150 @@
+"""The one settings object of LiftOS.
+
+Everything is read from the environment (prefix ``LIFTOS_``) plus the standard names
+``DATABASE_URL``, ``REDIS_URL`` and ``RAY_ADDRESS`` so the same code runs against the embedded
+servers of a laptop and the managed ones of a KubeRay deployment.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from engine.ratelimit import DEFAULT_PLANS, RatePlan, parse_plans
+
+# Secrets that ship in the repository. They are fine on a laptop and refused anywhere else.
+DEV_JWT_KEYS = {"dev-1": "dev-only-insecure-jwt-signing-key-change-me-0000"}
+_PLACEHOLDER_MARKERS = ("change-me", "changeme", "insecure", "placeholder", "example", "secret")
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; see README "Configuration" for every variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIFTOS_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    env: Literal["dev", "prod"] = "dev"
+    state_dir: Path = Path(".liftos")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "LIFTOS_DATABASE_URL")
+    )
+    # Owner role used only to apply migrations; the app itself connects as a non-owner role.
+    database_migration_url: str | None = None
+    database_app_role: str = Field(default="liftos_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    database_pool_min: int = Field(default=1, ge=0, le=100)
+    database_pool_max: int = Field(default=10, ge=1, le=500)
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "LIFTOS_REDIS_URL")
+    )
+    redis_port: int = Field(default=6380, ge=1, le=65535)
+    ray_address: str | None = Field(
+        default=None, validation_alias=AliasChoices("RAY_ADDRESS", "LIFTOS_RAY_ADDRESS")
+    )
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    dashboard_port: int = Field(default=8265, ge=1, le=65535)
+
+    jwt_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=lambda: {k: SecretStr(v) for k, v in DEV_JWT_KEYS.items()}
+    )
+    jwt_active_kid: str = "dev-1"
+    jwt_issuer: str = "liftos"
+    jwt_audience: str = "liftos-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65536, ge=1024, le=4 * 1024 * 1024)
+    argon2_parallelism: int = Field(default=4, ge=1, le=64)
+
+    rate_limit_plans: Annotated[dict[str, RatePlan], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_PLANS)
+    )
+    default_plan: str = "free"
+    # API keys and module registrations are re-read from PostgreSQL at most this often per replica.
+    auth_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=300)
+
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_service_name: str = "liftos"
+
+    module_request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("jwt_keys", mode="before")
+    @classmethod
+    def _parse_jwt_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError("LIFTOS_JWT_KEYS must be a JSON object of kid -> secret") from exc
+        if not isinstance(value, dict) or not value:
+            raise ValueError("LIFTOS_JWT_KEYS must be a non-empty JSON object of kid -> secret")
+        return value
+
+    @field_validator("rate_limit_plans", mode="before")
+    @classmethod
+    def _parse_plans(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError("LIFTOS_RATE_LIMIT_PLANS must be a JSON object") from exc
+        if isinstance(value, dict) and all(isinstance(v, RatePlan) for v in value.values()):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError("LIFTOS_RATE_LIMIT_PLANS must be a JSON object")
+        return parse_plans(value)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.jwt_active_kid not in self.jwt_keys:
+            raise ValueError(
+                f"LIFTOS_JWT_ACTIVE_KID '{self.jwt_active_kid}' is not a key in LIFTOS_JWT_KEYS"
+            )
+        if self.default_plan not in self.rate_limit_plans:
+            raise ValueError(f"LIFTOS_DEFAULT_PLAN '{self.default_plan}' is not a known plan")
+        if self.database_pool_min > self.database_pool_max:
+            raise ValueError("LIFTOS_DATABASE_POOL_MIN must not exceed LIFTOS_DATABASE_POOL_MAX")
+        if self.env == "prod":
+            self._refuse_placeholders()
+        return self
+
+    def _refuse_placeholders(self) -> None:
+        for kid, secret in self.jwt_keys.items():
+            raw = secret.get_secret_value()
+            if len(raw.encode()) < 32 or any(m in raw.lower() for m in _PLACEHOLDER_MARKERS):
+                raise ValueError(
+                    f"LIFTOS_JWT_KEYS['{kid}'] is a placeholder or shorter than 32 bytes; "
+                    "set a random secret (e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'`) outside dev mode"
+                )
+        missing = [
+            name
+            for name, value in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url))
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"{', '.join(missing)} must be set outside dev mode "
+                "(embedded servers are for local development only)"
+            )
+
+    @property
+    def uses_embedded_servers(self) -> bool:
+        return self.database_url is None or self.redis_url is None
+
+    @property
+    def jwt_secret_map(self) -> dict[str, str]:
+        return {kid: secret.get_secret_value() for kid, secret in self.jwt_keys.items()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once; tests build their own ``Settings`` instead."""
+    return Settings()

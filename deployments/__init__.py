@@ -1,0 +1,1 @@
+"""Ray Serve adapters: FastAPI apps built by factories, wrapped by thin Serve deployments."""

@@ -1,0 +1,22 @@
+"""The built-in module applications, as serve_config.yaml declares them.
+
+The gateway uses this list to publish one OpenAPI document for every built-in route and to keep
+registered modules from shadowing a built-in mount; tests/test_deploy_config.py checks that it
+agrees with serve_config.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BuiltinModule:
+    name: str
+    route_prefix: str
+    factory: str  # "package.module:create_app", importable without Ray running
+
+
+BUILTIN_MODULES: tuple[BuiltinModule, ...] = (
+    BuiltinModule("example", "/api/v1/example", "deployments.modules.example.app:create_app"),
+)

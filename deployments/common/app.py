@@ -1,0 +1,60 @@
+"""The factory every LiftOS FastAPI app is built with, so each service speaks the same way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from cluster.settings import Settings, get_settings
+from deployments.common.errors import ERROR_RESPONSES, install_error_handlers
+from deployments.common.ingress import IngressMiddleware
+from deployments.common.runtime import Runtime
+
+API_VERSION = "0.1.0"
+
+
+def create_service_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    behind_serve: bool = False,
+) -> FastAPI:
+    """A FastAPI app with LiftOS's ingress, errors and a runtime started in its lifespan.
+
+    ``runtime`` lets tests inject one; otherwise the lifespan starts it from ``settings`` (or the
+    environment) in whichever process serves the app: a Serve replica or plain uvicorn.
+    ``behind_serve`` is set by the Serve deployment wrapping the app.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        started = await Runtime.start(settings or get_settings(), service_name=service)
+        app.state.runtime = started
+        try:
+            yield
+        finally:
+            await started.close()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=API_VERSION,
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.state.behind_serve = behind_serve
+    app.add_middleware(IngressMiddleware, service=service, behind_serve=behind_serve)
+    return app

@@ -1,0 +1,1 @@
+"""The core application: auth, organisations, API keys, audit, module registry, health."""

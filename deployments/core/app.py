@@ -1,0 +1,114 @@
+"""The core gateway application: mounted at / and the home of auth, audit and the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from importlib import import_module
+from typing import Any
+
+from fastapi import FastAPI
+from ray import serve
+
+from cluster.settings import Settings
+from deployments.builtin import BUILTIN_MODULES
+from deployments.common.app import create_service_app
+from deployments.common.runtime import Runtime, TtlCache
+from deployments.core import audit_routes, auth_routes, health, module_routes
+from deployments.core.module_routes import ModuleDeployer
+
+log = logging.getLogger(__name__)
+
+
+def _import_factory(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    return getattr(import_module(module_name), attr)
+
+
+def merged_openapi(app: FastAPI) -> dict[str, Any]:
+    """The core schema plus every built-in module's routes under their route prefixes, so
+    /docs documents the whole platform even though each module is its own Serve app."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {})
+    tags = {t["name"]: t for t in schema.get("tags", [])}
+    for module in BUILTIN_MODULES:
+        module_app: FastAPI = _import_factory(module.factory)()
+        module_schema = module_app.openapi()
+        for path, item in module_schema.get("paths", {}).items():
+            schema["paths"][module.route_prefix + path] = item
+        for kind, entries in module_schema.get("components", {}).items():
+            components.setdefault(kind, {}).update(entries)
+        for tag in module_schema.get("tags", []):
+            tags.setdefault(tag["name"], tag)
+    if tags:
+        schema["tags"] = list(tags.values())
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    deployer: ModuleDeployer | None = None,
+    *,
+    behind_serve: bool = False,
+) -> FastAPI:
+    app = create_service_app(
+        service="core",
+        title="LiftOS API",
+        description=(
+            "Causal marketing intelligence. Authenticate with `POST /auth/login` and send "
+            "`Authorization: Bearer <access_token>`, or send an API key as `X-API-Key`."
+        ),
+        routers=[
+            health.router,
+            auth_routes.router,
+            audit_routes.router,
+            module_routes.router,
+        ],
+        settings=settings,
+        runtime=runtime,
+        behind_serve=behind_serve,
+    )
+    if behind_serve:
+        # Only inside Serve can readiness ask the controller about the applications.
+        app.state.readiness_probes = {"serve_applications": serve_applications_probe}
+    if deployer is None:
+        from deployments.modules.host import RayModuleDeployer
+
+        deployer = RayModuleDeployer()
+    app.state.module_deployer = deployer
+    app.state.module_cache = TtlCache(settings.auth_cache_ttl_seconds if settings else 5.0)
+    app.openapi = lambda: merged_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def serve_applications_probe() -> tuple[bool, str]:
+    """Readiness of every Serve application (built-in and registered) as the controller sees it."""
+    statuses = await asyncio.to_thread(serve.status)
+    unhealthy = {
+        name: str(app.status)
+        for name, app in statuses.applications.items()
+        if str(app.status) not in ("RUNNING", "ApplicationStatus.RUNNING")
+    }
+    missing = [m.name for m in BUILTIN_MODULES if m.name not in statuses.applications]
+    if missing:
+        return False, f"built-in applications not deployed: {', '.join(missing)}"
+    if unhealthy:
+        return False, ", ".join(f"{k}={v}" for k, v in sorted(unhealthy.items()))
+    return True, f"{len(statuses.applications)} applications running"
+
+
+@serve.deployment(name="CoreGateway", max_ongoing_requests=256)
+@serve.ingress(create_app(behind_serve=True))
+class CoreGateway:
+    """Serve replica of the core API; all behaviour lives in the FastAPI app."""
+
+
+app = CoreGateway.bind()  # type: ignore[attr-defined]  # added by @serve.deployment

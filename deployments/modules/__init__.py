@@ -1,0 +1,1 @@
+"""Built-in LiftOS modules and the host for registered Python modules."""

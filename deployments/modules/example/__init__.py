@@ -1,0 +1,1 @@
+"""The reference module: the smallest complete LiftOS module, mirrored by `liftos module new`."""
