@@ -1,0 +1,1 @@
+"""Shared test configuration. Unit tests never start Ray; integration tests share one cluster."""
