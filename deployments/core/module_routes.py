@@ -117,13 +117,14 @@ async def register_module(
         try:
             await deployer.deploy(app_name=app_name, import_path=manifest.import_path)
         except Exception as exc:
-            log.exception("deploying module %s failed", manifest.name)
+            log.warning("deploying module %s failed: %s", manifest.name, exc)
+            _, detail = await deployer.status(app_name)
             await modules_repo.set_status(
                 runtime.db,
                 org_id=principal.org_id,
                 name=manifest.name,
                 status="failed",
-                detail=f"deployment failed: {exc}",
+                detail=f"deployment failed: {detail or exc}",
             )
             failed = await modules_repo.get(runtime.db, org_id=principal.org_id, name=manifest.name)
             row = failed or row

@@ -22,6 +22,12 @@ from deployments.core.forwarding import ForwardedRequest, ForwardedResponse
 log = logging.getLogger(__name__)
 
 
+def _last_line(message: str) -> str:
+    """A replica's failure message ends with the traceback's exception line: keep that."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def _import_attr(import_path: str) -> Any:
     module_name, _, attr = import_path.partition(":")
     module = __import__(module_name, fromlist=[attr])
@@ -91,9 +97,15 @@ class RayModuleDeployer:
             return "failed", "application is not deployed"
         if app_status.status == ApplicationStatus.RUNNING:
             return "ready", ""
+        # The application's message is generic; the deployment's carries the replica's error
+        # (an ImportError of the module, say), which is what the module's author needs.
+        details = [app_status.message] + [
+            _last_line(d.message) for d in app_status.deployments.values() if d.message
+        ]
+        detail = " | ".join(m for m in details if m)
         if app_status.status in (ApplicationStatus.DEPLOY_FAILED, ApplicationStatus.UNHEALTHY):
-            return "failed", app_status.message
-        return "deploying", app_status.message
+            return "failed", detail
+        return "deploying", detail
 
     async def call(self, app_name: str, request: ForwardedRequest) -> ForwardedResponse:
         handle: Any = self._handles.get(app_name)
