@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -637,6 +638,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[tuple[str, int], RunResult] = {}
     state_dir = Path(tempfile.mkdtemp(prefix="liftos-bench-"))
+    # pgserver's own atexit handler re-creates its lock file under the state dir after the
+    # `finally` below has removed it; registered first, this removal runs after that handler.
+    atexit.register(shutil.rmtree, state_dir, ignore_errors=True)
     try:
         with running_stack(state_dir, rate_burst=10 * total, log=log) as stack:
             for target in targets:

@@ -8,7 +8,6 @@ the `deployments` package.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,18 +178,8 @@ def test_no_deprecated_rayservice_fields(ray_service: dict[str, Any]) -> None:
 def test_valid_for_ray_serve_schema(
     source: str, serve_config: dict[str, Any], embedded_serve_config: dict[str, Any]
 ) -> None:
-    from pydantic.warnings import PydanticDeprecatedSince20
+    from ray.serve.schema import ServeDeploySchema
 
-    with warnings.catch_warnings():
-        # Ray 2.60's own models pass extra kwargs to pydantic's Field() at import time;
-        # that deprecation is Ray's to fix, not a problem with our config.
-        warnings.filterwarnings("ignore", category=PydanticDeprecatedSince20, module=r"ray\.")
-        # Import-only: defining the pydantic schemas does not connect to or start Ray.
-        from ray.serve.schema import ServeDeploySchema
-
-    import ray
-
-    assert not ray.is_initialized()
     config = serve_config if source == "serve_config.yaml" else embedded_serve_config
     parsed = ServeDeploySchema.model_validate(config)
     assert [app.name for app in parsed.applications] == [

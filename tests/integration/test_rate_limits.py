@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import httpx
 import pytest
@@ -11,22 +13,25 @@ from tests.integration.conftest import RATE_PLANS, Stack, Tenant, bearer, login
 pytestmark = pytest.mark.integration
 
 
-async def _set_plan(stack: Stack, org_id: str, plan: str) -> None:
+def _set_plan(stack: Stack, org_id: str, plan: str) -> None:
     # Billing owns plan changes; here the owner role stands in for it.
-    conn = await asyncpg.connect(stack.urls.migration_url)
-    try:
-        await conn.execute("UPDATE orgs SET plan = $2 WHERE id = $1::uuid", org_id, plan)
-    finally:
-        await conn.close()
+    async def update() -> None:
+        conn = await asyncpg.connect(stack.urls.migration_url)
+        try:
+            await conn.execute("UPDATE orgs SET plan = $2 WHERE id = $1::uuid", org_id, plan)
+        finally:
+            await conn.close()
+
+    asyncio.run(update())
 
 
-async def test_principal_limit_answers_429_with_retry_after(
+def test_principal_limit_answers_429_with_retry_after(
     stack: Stack, client: httpx.Client, tenant: Tenant
 ) -> None:
     key = client.post(
         "/auth/api-keys", headers=tenant.auth, json={"name": "k", "role": "viewer"}
     ).json()
-    await _set_plan(stack, tenant.org_id, "tiny")
+    _set_plan(stack, tenant.org_id, "tiny")
     # The plan travels in the access token, so it applies from the next login on.
     token = login(client, tenant.email)["access_token"]
     burst = RATE_PLANS["tiny"]["principal"]["burst"]
@@ -44,10 +49,10 @@ async def test_principal_limit_answers_429_with_retry_after(
     assert client.get("/api/v1/example/hello", headers={"X-API-Key": key["secret"]}).is_success
 
 
-async def test_other_orgs_are_not_affected(
+def test_other_orgs_are_not_affected(
     stack: Stack, client: httpx.Client, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    await _set_plan(stack, tenant.org_id, "tiny")
+    _set_plan(stack, tenant.org_id, "tiny")
     token = login(client, tenant.email)["access_token"]
     while client.get("/api/v1/example/hello", headers=bearer(token)).status_code != 429:
         pass
