@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cluster import local
 from cluster.settings import Settings
+
+# A client must speak the head's auth mode, and Ray reads it once, at import: `liftos up`
+# starts heads with token auth (the token lives in ~/.ray/auth_token).
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 app = typer.Typer(help="LiftOS: causal marketing intelligence on Ray.", no_args_is_help=True)
 module_app = typer.Typer(help="Write and manage LiftOS modules.", no_args_is_help=True)
@@ -26,12 +32,28 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _ray_running() -> bool:
-    import ray
+def _prepare_state(settings: Settings) -> local.StateUrls:
+    from cluster.embedded import EmbeddedServerError
 
     try:
-        ray.init(address="auto", logging_level=logging.ERROR, log_to_driver=False)
-    except (ConnectionError, RuntimeError):
+        with console.status("preparing PostgreSQL and Redis"):
+            return local.prepare_state(settings)
+    except (EmbeddedServerError, RuntimeError, OSError) as exc:
+        console.print(f"[red]cannot prepare the state servers:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _connect_ray(settings: Settings) -> bool:
+    """Connect this process to the configured cluster, or to the local head if it runs."""
+    import ray
+
+    address = settings.ray_address or local.head_address(settings)
+    # ray.init retries an absent GCS for minutes; a closed port is a quick, certain "no".
+    if not local.reachable(address):
+        return False
+    try:
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError):
         return False
     return True
 
@@ -43,21 +65,23 @@ def up(
     """Start PostgreSQL, Redis and Ray (embedded unless configured) and deploy every app."""
     import ray
 
-    from cluster import local, serving
+    from cluster import serving
 
     settings = _settings()
-    with console.status("preparing PostgreSQL and Redis"):
-        urls = local.prepare_state(settings)
+    urls = _prepare_state(settings)
     env = local.service_env(settings, urls)
     if settings.ray_address:
-        ray.init(address=settings.ray_address, log_to_driver=False)
+        if not _connect_ray(settings):
+            console.print(f"[red]cannot reach the Ray cluster at {settings.ray_address}[/red]")
+            raise typer.Exit(1)
         console.print(f"connected to Ray at {settings.ray_address}")
-    elif _ray_running():
-        console.print("a local Ray cluster is already running; redeploying onto it")
+    elif _connect_ray(settings):
+        console.print("the local Ray head is already running; redeploying onto it")
     else:
         with console.status("starting the local Ray head"):
             local.start_ray_head(settings, env)
-        ray.init(address="auto", log_to_driver=False)
+        ray.init(address=local.head_address(settings), log_to_driver=False)
+        local.remember_ray_session(settings, ray.get_runtime_context().get_session_name())
     config = serving.load_serve_config(http_port=settings.http_port)
     names = [a["name"] for a in config["applications"]]
     with console.status(f"deploying {', '.join(names)}"):
@@ -74,7 +98,7 @@ def up(
     console.print(
         "Create the first organisation:\n"
         f"  curl -X POST {base}/auth/signup -H 'content-type: application/json' \\\n"
-        '    -d \'{"org_name": "Acme", "email": "you@acme.test", '
+        '    -d \'{"org_name": "Acme", "email": "you@example.com", '
         '"password": "a long passphrase"}\'\n'
         "Stop everything with `liftos down`."
     )
@@ -83,18 +107,13 @@ def up(
 @app.command()
 def down() -> None:
     """Stop the Serve applications, the local Ray cluster and the embedded servers."""
-    from cluster import local
 
     settings = _settings()
-    if not settings.ray_address and _ray_running():
-        from ray import serve
-
-        serve.shutdown()
-        import ray
-
-        ray.shutdown()
-        local.stop_ray()
-        console.print("stopped Ray and its Serve applications")
+    if settings.ray_address:
+        console.print(f"leaving the Ray cluster at {settings.ray_address} running")
+    else:
+        count = local.stop_ray_head(settings)
+        console.print(f"stopped the local Ray head ({count} processes)" if count else "Ray: idle")
     stopped = local.stop_embedded(settings)
     console.print(f"stopped embedded {', '.join(stopped)}" if stopped else "no embedded servers")
 
@@ -117,12 +136,7 @@ def status() -> None:
         st = server.status()
         servers.add_row(st.name, "yes" if st.running else "no", st.url or str(st.data_dir))
     console.print(servers)
-    connected = (
-        ray.init(address=settings.ray_address, log_to_driver=False) is not None
-        if settings.ray_address
-        else _ray_running()
-    )
-    if not connected:
+    if not _connect_ray(settings):
         console.print("Ray: not running (start it with `liftos up`)")
         raise typer.Exit(1)
     resources = ray.cluster_resources()
@@ -130,6 +144,7 @@ def status() -> None:
         f"Ray: {len(ray.nodes())} node(s), {resources.get('CPU', 0):g} CPUs, "
         f"dashboard http://127.0.0.1:{settings.dashboard_port}"
     )
+    routes = {a["name"]: a.get("route_prefix") for a in serving.load_serve_config()["applications"]}
     apps = Table(title="Serve applications")
     for column in ("application", "route", "status", "deployment", "replicas"):
         apps.add_column(column)
@@ -137,7 +152,8 @@ def status() -> None:
         for deployment, (dstatus, replicas) in state.deployments.items():
             apps.add_row(
                 state.name,
-                state.route_prefix or "-",
+                # Applications not in the file are registered modules, reached via the gateway.
+                routes.get(state.name) or "via gateway",
                 state.status,
                 f"{deployment} ({dstatus})",
                 str(replicas),
@@ -148,9 +164,7 @@ def status() -> None:
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations (what `liftos up` does first)."""
-    from cluster import local
-
-    urls = local.prepare_state(_settings())
+    urls = _prepare_state(_settings())
     console.print(f"migrations applied ({'embedded' if urls.embedded_postgres else 'external'})")
 
 

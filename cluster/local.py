@@ -8,10 +8,12 @@ applies the migrations and returns the environment every Ray worker must see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -96,6 +98,8 @@ def service_env(settings: Settings, urls: StateUrls) -> dict[str, str]:
         "LIFTOS_STATE_DIR": str(settings.state_dir.expanduser().resolve()),
         # HAProxy forwards straight into the replica owning a route: one hop per request.
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        # Ray's GCS listens on every interface; only holders of the token in ~/.ray may use it.
+        "RAY_AUTH_MODE": "token",
     }
     if "LIFTOS_JWT_KEYS" not in os.environ and settings.env == "dev":
         keys = dev_jwt_keys(settings)
@@ -117,6 +121,10 @@ def start_ray_head(settings: Settings, env: dict[str, str]) -> None:
         ray_cli(),
         "start",
         "--head",
+        f"--port={settings.ray_port}",
+        # Everything local stays on loopback.
+        "--node-ip-address=127.0.0.1",
+        f"--ray-client-server-port={settings.ray_client_port}",
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={settings.dashboard_port}",
         "--disable-usage-stats",
@@ -124,5 +132,57 @@ def start_ray_head(settings: Settings, env: dict[str, str]) -> None:
     subprocess.run(cmd, env={**os.environ, **env}, check=True)  # noqa: S603
 
 
-def stop_ray() -> None:
-    subprocess.run([ray_cli(), "stop"], check=False)  # noqa: S603
+def reachable(address: str, *, timeout_s: float = 1.0) -> bool:
+    """Whether something accepts TCP connections at ``host:port`` (``ray://`` prefix allowed)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def head_address(settings: Settings) -> str:
+    return f"127.0.0.1:{settings.ray_port}"
+
+
+def stop_ray_head(settings: Settings, *, timeout_s: float = 30.0) -> int:
+    """Stop the local Ray head `liftos up` started, and only it.
+
+    ``ray stop`` would kill every Ray process on the machine (a test suite's cluster, another
+    project's); instead find this head's processes by its GCS port and session directory and end
+    them with all their descendants (workers, agents, HAProxy). Returns how many were stopped.
+    """
+    import psutil
+
+    marker_file = settings.state_dir.expanduser().resolve() / "ray-session"
+    markers = [f":{settings.ray_port}", f"gcs_server_port={settings.ray_port}"]
+    if marker_file.exists():
+        markers.append(marker_file.read_text(encoding="utf-8").strip())
+    roots: list[psutil.Process] = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if "ray" in cmdline and any(m and m in cmdline for m in markers):
+            roots.append(proc)
+    victims: dict[int, psutil.Process] = {}
+    for root in roots:
+        try:
+            for proc in [root, *root.children(recursive=True)]:
+                victims[proc.pid] = proc
+        except psutil.NoSuchProcess:
+            continue
+    for proc in victims.values():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, alive = psutil.wait_procs(list(victims.values()), timeout=timeout_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    marker_file.unlink(missing_ok=True)
+    return len(victims)
+
+
+def remember_ray_session(settings: Settings, session_name: str) -> None:
+    """Record the head's session name: it appears in the command line of its processes."""
+    path = settings.state_dir.expanduser().resolve() / "ray-session"
+    path.write_text(session_name, encoding="utf-8")

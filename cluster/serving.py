@@ -48,7 +48,6 @@ class AppState:
     name: str
     status: str
     message: str
-    route_prefix: str | None
     deployments: dict[str, tuple[str, int]]  # deployment -> (status, running replicas)
 
 
@@ -61,8 +60,7 @@ def application_states() -> list[AppState]:
             dname: (str(d.status.value), int(d.replica_states.get("RUNNING", 0)))
             for dname, d in app.deployments.items()
         }
-        route_prefix = getattr(app, "route_prefix", None)
-        states.append(AppState(name, str(app.status.value), app.message, route_prefix, deployments))
+        states.append(AppState(name, str(app.status.value), app.message, deployments))
     return states
 
 

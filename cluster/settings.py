@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(
         default=None, validation_alias=AliasChoices("RAY_ADDRESS", "LIFTOS_RAY_ADDRESS")
     )
+    ray_port: int = Field(default=6379, ge=1, le=65535)
+    ray_client_port: int = Field(default=10001, ge=1, le=65535)
     http_port: int = Field(default=8000, ge=1, le=65535)
     dashboard_port: int = Field(default=8265, ge=1, le=65535)
 
