@@ -27,6 +27,7 @@ status: install
 ## Lint, type-check and run the whole suite (unit + integration).
 test: install lint typecheck
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m e2e tests/e2e
 
 lint: install
 	$(BIN)/ruff check .

@@ -98,8 +98,6 @@ def service_env(settings: Settings, urls: StateUrls) -> dict[str, str]:
         "LIFTOS_STATE_DIR": str(settings.state_dir.expanduser().resolve()),
         # HAProxy forwards straight into the replica owning a route: one hop per request.
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
-        # Ray's GCS listens on every interface; only holders of the token in ~/.ray may use it.
-        "RAY_AUTH_MODE": "token",
     }
     if "LIFTOS_JWT_KEYS" not in os.environ and settings.env == "dev":
         keys = dev_jwt_keys(settings)
@@ -125,11 +123,15 @@ def start_ray_head(settings: Settings, env: dict[str, str]) -> None:
         # Everything local stays on loopback.
         "--node-ip-address=127.0.0.1",
         f"--ray-client-server-port={settings.ray_client_port}",
+        f"--dashboard-agent-listen-port={settings.ray_dashboard_agent_port}",
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={settings.dashboard_port}",
         "--disable-usage-stats",
     ]
-    subprocess.run(cmd, env={**os.environ, **env}, check=True)  # noqa: S603
+    # Ray's GCS listens on every interface; only holders of the token in ~/.ray may use it.
+    # (The CLI process sets the same mode before importing Ray: see cluster/cli.py.)
+    head_env = {**os.environ, **env, "RAY_AUTH_MODE": "token"}
+    subprocess.run(cmd, env=head_env, check=True)  # noqa: S603
 
 
 def reachable(address: str, *, timeout_s: float = 1.0) -> bool:

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     )
     ray_port: int = Field(default=6379, ge=1, le=65535)
     ray_client_port: int = Field(default=10001, ge=1, le=65535)
+    ray_dashboard_agent_port: int = Field(default=52365, ge=1, le=65535)
     http_port: int = Field(default=8000, ge=1, le=65535)
     dashboard_port: int = Field(default=8265, ge=1, le=65535)
 

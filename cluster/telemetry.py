@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 
-from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -23,19 +22,17 @@ _configured = False
 
 def configure_tracing(
     *, exporter: str, service_name: str, span_exporter: SpanExporter | None = None
-) -> None:
+) -> bool:
     """Install the process-wide tracer provider once.
 
     ``exporter`` is ``none`` (spans are not recorded; trace context still propagates),
     ``console`` or ``otlp`` (endpoint from the standard ``OTEL_EXPORTER_OTLP_*`` variables).
-    ``span_exporter`` overrides both, for tests.
+    ``span_exporter`` overrides both, for tests. Returns whether this call installed a provider
+    (OpenTelemetry allows one per process).
     """
     global _configured
-    if _configured:
-        return
-    if exporter == "none" and span_exporter is None:
-        _configured = True
-        return
+    if _configured or (exporter == "none" and span_exporter is None):
+        return False
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if span_exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(span_exporter))
@@ -50,14 +47,11 @@ def configure_tracing(
     trace.set_tracer_provider(provider)
     _configured = True
     log.info("tracing enabled (%s) for %s", exporter, service_name)
+    return True
 
 
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
-
-
-def extract_context(headers: Mapping[str, str]) -> otel_context.Context:
-    return propagate.extract(headers)
 
 
 def inject_context(headers: MutableMapping[str, str]) -> None:

@@ -2,7 +2,7 @@
 
 A pure ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware on the hot path) that
 - assigns the request id (a sane incoming ``X-Request-ID`` is kept) and returns it as a header,
-- opens the server span, continuing the caller's W3C trace context,
+- tags the server span (opened by FastAPI, continuing the caller's W3C trace context),
 - appends an audit-log row for every mutating request whose org is known.
 Authentication and rate limits are the ``require`` dependency (deployments.common.security).
 """
@@ -15,11 +15,9 @@ import uuid
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cluster.repositories import audit as audit_repo
-from cluster.telemetry import extract_context, tracer
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +33,6 @@ class IngressMiddleware:
         # Ray Serve's own request-id middleware wraps the app and adds the response header (with
         # the id we read from the scope); adding it here too would send it twice.
         self._add_header = not behind_serve
-        self._tracer = tracer(f"liftos.{service}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,30 +59,22 @@ class IngressMiddleware:
                     ]
             await send(message)
 
-        with self._tracer.start_as_current_span(
-            f"{method} {scope.get('root_path', '')}{scope['path']}",
-            context=extract_context(headers),
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "url.path": scope["path"],
-                "liftos.service": self.service,
-                "liftos.request_id": request_id,
-            },
-        ) as span:
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                status = status_holder[0]
-                if span.is_recording():
-                    span.set_attribute("http.response.status_code", status)
-                    if status >= 500:
-                        span.set_status(Status(StatusCode.ERROR))
-                    principal = state.get("principal")
-                    if principal is not None:
-                        span.set_attribute("liftos.org_id", str(principal.org_id))
-                if method in _MUTATING:
-                    await self._audit(scope, state, status, request_id)
+        # FastAPI's native OpenTelemetry support opens the server span (continuing the caller's
+        # traceparent) around this middleware; we only add what LiftOS knows about the request.
+        span = trace.get_current_span()
+        recording = span.is_recording()
+        if recording:
+            span.set_attribute("liftos.service", self.service)
+            span.set_attribute("liftos.request_id", request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            principal = state.get("principal")
+            if recording and principal is not None:
+                span.set_attribute("liftos.org_id", str(principal.org_id))
+                span.set_attribute("liftos.principal_type", principal.kind)
+            if method in _MUTATING:
+                await self._audit(scope, state, status_holder[0], request_id)
 
     async def _audit(self, scope: Scope, state: dict[str, Any], status: int, rid: str) -> None:
         principal = state.get("principal")
@@ -110,8 +99,3 @@ class IngressMiddleware:
             )
         except Exception:
             log.exception("audit write failed for request %s", rid)
-
-
-def current_trace_id() -> str | None:
-    ctx = trace.get_current_span().get_span_context()
-    return f"{ctx.trace_id:032x}" if ctx.is_valid else None

@@ -1,0 +1,110 @@
+"""Settings: sensible dev defaults, and refusal of placeholder secrets outside dev mode."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from cluster.settings import DEV_JWT_KEYS, Settings
+
+STRONG = {"k1": "Vq3v9m0x2Kx8l1PzR7tY5wN4cB6hJ0aD-strong-random"}
+SERVERS = {"DATABASE_URL": "postgresql://app@db/liftos", "REDIS_URL": "redis://cache:6379/0"}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL", "RAY_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    import os
+
+    for name in [n for n in os.environ if n.startswith("LIFTOS_")]:
+        monkeypatch.delenv(name)
+
+
+def test_dev_defaults_use_embedded_servers() -> None:
+    settings = Settings()
+    assert settings.env == "dev"
+    assert settings.uses_embedded_servers
+    assert settings.jwt_secret_map == DEV_JWT_KEYS
+    assert settings.access_token_ttl_seconds == 900
+    assert set(settings.rate_limit_plans) >= {"free", "pro", "enterprise"}
+
+
+def test_prod_refuses_the_dev_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_ENV", "prod")
+    for name, value in SERVERS.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings()
+
+
+@pytest.mark.parametrize("secret", ["short", "x" * 40 + "change-me", "my-secret-" + "a" * 30])
+def test_prod_refuses_weak_or_placeholder_keys(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("LIFTOS_ENV", "prod")
+    monkeypatch.setenv("LIFTOS_JWT_KEYS", json.dumps({"k1": secret}))
+    monkeypatch.setenv("LIFTOS_JWT_ACTIVE_KID", "k1")
+    for name, value in SERVERS.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match="LIFTOS_JWT_KEYS"):
+        Settings()
+
+
+def test_prod_requires_external_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_ENV", "prod")
+    monkeypatch.setenv("LIFTOS_JWT_KEYS", json.dumps(STRONG))
+    monkeypatch.setenv("LIFTOS_JWT_ACTIVE_KID", "k1")
+    with pytest.raises(ValidationError, match="DATABASE_URL, REDIS_URL must be set"):
+        Settings()
+
+
+def test_prod_with_real_secrets_and_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_ENV", "prod")
+    monkeypatch.setenv("LIFTOS_JWT_KEYS", json.dumps(STRONG))
+    monkeypatch.setenv("LIFTOS_JWT_ACTIVE_KID", "k1")
+    for name, value in SERVERS.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.database_url == SERVERS["DATABASE_URL"]
+    assert not settings.uses_embedded_servers
+
+
+def test_active_kid_must_be_a_known_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_JWT_KEYS", json.dumps(STRONG))
+    monkeypatch.setenv("LIFTOS_JWT_ACTIVE_KID", "k2")
+    with pytest.raises(ValidationError, match="'k2' is not a key"):
+        Settings()
+
+
+def test_jwt_keys_must_be_a_json_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_JWT_KEYS", "k1=abc")
+    with pytest.raises(ValidationError, match="JSON object"):
+        Settings()
+
+
+def test_access_tokens_cannot_outlive_15_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_ACCESS_TOKEN_TTL_SECONDS", "3600")
+    with pytest.raises(ValidationError, match="access_token_ttl_seconds"):
+        Settings()
+
+
+def test_rate_limit_plans_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    plans = {
+        "free": {
+            "principal": {"requests_per_minute": 60, "burst": 5},
+            "org": {"requests_per_minute": 600, "burst": 50},
+        }
+    }
+    monkeypatch.setenv("LIFTOS_RATE_LIMIT_PLANS", json.dumps(plans))
+    settings = Settings()
+    assert settings.rate_limit_plans["free"].principal.requests_per_minute == 60
+    assert settings.rate_limit_plans["free"].org.burst == 50
+
+
+def test_default_plan_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_DEFAULT_PLAN", "platinum")
+    with pytest.raises(ValidationError, match="platinum"):
+        Settings()
