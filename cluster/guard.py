@@ -3,7 +3,8 @@
 Every authenticated request runs this Lua script once: it checks that the credential has not been
 revoked (logout of an access token, revocation of an API key) and applies two GCRA limits, one
 for the principal (user or API key) and one for the whole org. Both limits must pass before
-either is charged, so a denied request costs nothing. The math mirrors ``engine.ratelimit``.
+either is charged, so a denied request costs nothing. The math mirrors ``engine.ratelimit``
+(times in microseconds, from Redis TIME).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from engine.ratelimit import RateLimit, RatePlan
 
 _GUARD_LUA = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
   return {-1, 0, 0}
+end
+local function ttl_ms(tat)
+  return math.floor((tat - now) / 1000) + 1000
 end
 local function decide(key, interval, tolerance)
   local tat = tonumber(redis.call('GET', key)) or now
@@ -34,8 +38,9 @@ end
 local p_ok, p_retry, p_tat, p_left = decide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 local o_ok, o_retry, o_tat, o_left = decide(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
 if p_ok and o_ok then
-  redis.call('SET', KEYS[1], p_tat, 'PX', p_tat - now + 1000)
-  redis.call('SET', KEYS[2], o_tat, 'PX', o_tat - now + 1000)
+  -- %d: Lua would print a 16-digit number in exponent form and lose microseconds.
+  redis.call('SET', KEYS[1], string.format('%d', p_tat), 'PX', ttl_ms(p_tat))
+  redis.call('SET', KEYS[2], string.format('%d', o_tat), 'PX', ttl_ms(o_tat))
   return {1, 0, math.min(p_left, o_left)}
 end
 return {0, math.max(p_retry, o_retry), 0}
@@ -46,7 +51,7 @@ return {0, math.max(p_retry, o_retry), 0}
 class GuardResult:
     allowed: bool
     revoked: bool
-    retry_after_ms: int
+    retry_after_us: int
     remaining: int
 
 
@@ -77,19 +82,19 @@ class RequestGuard:
             revocation_key or f"{self._ns}:revoked:none",
         ]
         args = [
-            p.emission_interval_ms,
-            p.burst_tolerance_ms,
-            o.emission_interval_ms,
-            o.burst_tolerance_ms,
+            p.emission_interval_us,
+            p.burst_tolerance_us,
+            o.emission_interval_us,
+            o.burst_tolerance_us,
             "1" if revocation_key else "0",
         ]
-        status, retry_after_ms, remaining = await self._script(keys=keys, args=args)
+        status, retry_after_us, remaining = await self._script(keys=keys, args=args)
         if status == -1:
-            return GuardResult(allowed=False, revoked=True, retry_after_ms=0, remaining=0)
+            return GuardResult(allowed=False, revoked=True, retry_after_us=0, remaining=0)
         return GuardResult(
             allowed=status == 1,
             revoked=False,
-            retry_after_ms=int(retry_after_ms),
+            retry_after_us=int(retry_after_us),
             remaining=int(remaining),
         )
 

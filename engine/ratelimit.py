@@ -2,7 +2,7 @@
 
 GCRA (generic cell rate algorithm) keeps one number per key, the theoretical arrival time
 (TAT): when the next request would be due if traffic arrived exactly at the sustained rate.
-A request is allowed while the TAT is at most ``burst_tolerance_ms`` ahead of now, so a
+A request is allowed while the TAT is at most ``burst_tolerance_us`` ahead of now, so a
 client that was idle may send ``burst`` requests at the same instant; the next one is denied
 until one emission interval has passed. All arithmetic is integer milliseconds so that the
 Lua mirror of ``gcra_decide`` gives bit-identical answers.
@@ -24,7 +24,7 @@ __all__ = [
     "retry_after_seconds",
 ]
 
-_MS_PER_MINUTE = 60_000
+_US_PER_MINUTE = 60_000_000
 
 
 def _is_positive_int(value: object) -> bool:
@@ -36,8 +36,8 @@ def _is_positive_int(value: object) -> bool:
 class RateLimit:
     """A sustained rate plus how many requests may arrive back to back.
 
-    Millisecond resolution caps the sustained rate at 60000/min (one request per ms);
-    higher ``requests_per_minute`` values behave as 60000/min.
+    Time is in whole microseconds (Redis TIME's resolution), so the emission interval is exact
+    to within 1 µs at any rate a plan would set.
     """
 
     requests_per_minute: int
@@ -50,14 +50,14 @@ class RateLimit:
             raise ValueError("burst must be a positive integer")
 
     @property
-    def emission_interval_ms(self) -> int:
+    def emission_interval_us(self) -> int:
         """Milliseconds between requests at the sustained rate (T), at least 1."""
-        return max(1, _MS_PER_MINUTE // self.requests_per_minute)
+        return max(1, _US_PER_MINUTE // self.requests_per_minute)
 
     @property
-    def burst_tolerance_ms(self) -> int:
+    def burst_tolerance_us(self) -> int:
         """How far ahead of now the TAT may run before requests are denied."""
-        return self.emission_interval_ms * (self.burst - 1)
+        return self.emission_interval_us * (self.burst - 1)
 
 
 @dataclass(frozen=True)
@@ -141,20 +141,20 @@ def parse_plans(raw: Mapping[str, Mapping[str, Mapping[str, int]]]) -> dict[str,
 
 @dataclass(frozen=True)
 class GcraDecision:
-    """Outcome of one request. Store ``new_tat_ms`` back (it is unchanged when denied)."""
+    """Outcome of one request. Store ``new_tat_us`` back (it is unchanged when denied)."""
 
     allowed: bool
-    new_tat_ms: int
-    retry_after_ms: int
+    new_tat_us: int
+    retry_after_us: int
     remaining: int
 
 
-def gcra_decide(*, tat_ms: int | None, now_ms: int, limit: RateLimit) -> GcraDecision:
+def gcra_decide(*, tat_us: int | None, now_us: int, limit: RateLimit) -> GcraDecision:
     """Decide one request given the stored TAT (None for a key never seen or expired).
 
     With T = emission interval and tau = burst tolerance::
 
-        tat      = max(tat_ms or now, now)
+        tat      = max(tat_us or now, now)
         new_tat  = tat + T
         allow_at = new_tat - (tau + T)
         now <  allow_at -> denied, retry after allow_at - now, TAT unchanged
@@ -162,22 +162,22 @@ def gcra_decide(*, tat_ms: int | None, now_ms: int, limit: RateLimit) -> GcraDec
 
     Any change here must be made identically in the Redis Lua script.
     """
-    interval = limit.emission_interval_ms
-    tat = max(tat_ms if tat_ms is not None else now_ms, now_ms)
+    interval = limit.emission_interval_us
+    tat = max(tat_us if tat_us is not None else now_us, now_us)
     new_tat = tat + interval
-    allow_at = new_tat - (limit.burst_tolerance_ms + interval)
-    if now_ms < allow_at:
+    allow_at = new_tat - (limit.burst_tolerance_us + interval)
+    if now_us < allow_at:
         return GcraDecision(
-            allowed=False, new_tat_ms=tat, retry_after_ms=allow_at - now_ms, remaining=0
+            allowed=False, new_tat_us=tat, retry_after_us=allow_at - now_us, remaining=0
         )
     return GcraDecision(
         allowed=True,
-        new_tat_ms=new_tat,
-        retry_after_ms=0,
-        remaining=(now_ms - allow_at) // interval,
+        new_tat_us=new_tat,
+        retry_after_us=0,
+        remaining=(now_us - allow_at) // interval,
     )
 
 
-def retry_after_seconds(retry_after_ms: int) -> int:
+def retry_after_seconds(retry_after_us: int) -> int:
     """Whole seconds for a Retry-After header: rounded up, never 0 (0 invites a hot retry)."""
-    return max(1, -(-retry_after_ms // 1000))
+    return max(1, -(-retry_after_us // 1_000_000))

@@ -128,7 +128,7 @@ async def authenticate(
     if verdict.revoked:
         raise _unauthorized("revoked", "credential has been revoked")
     if not verdict.allowed:
-        wait = retry_after_seconds(verdict.retry_after_ms)
+        wait = retry_after_seconds(verdict.retry_after_us)
         raise ApiError(
             429,
             "rate_limited",

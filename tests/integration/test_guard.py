@@ -36,14 +36,14 @@ async def test_burst_then_denial_matches_the_policy(guard: RequestGuard) -> None
     # The same burst in the pure model, all at one instant.
     tat, expected = None, []
     for _ in range(6):
-        decision = gcra_decide(tat_ms=tat, now_ms=1_000_000, limit=limit)
-        tat = decision.new_tat_ms
+        decision = gcra_decide(tat_us=tat, now_us=1_000_000_000, limit=limit)
+        tat = decision.new_tat_us
         expected.append(decision)
     assert [r.allowed for r in results] == [d.allowed for d in expected]
     assert [r.remaining for r in results if r.allowed] == [d.remaining for d in expected][:4]
     denied = results[-1]
     # A few milliseconds pass between the calls; the policy's answer is the upper bound.
-    assert 0 < denied.retry_after_ms <= expected[-1].retry_after_ms
+    assert 0 < denied.retry_after_us <= expected[-1].retry_after_us
 
 
 async def test_org_limit_binds_across_principals_and_denials_cost_nothing(

@@ -12,29 +12,31 @@ from engine.ratelimit import (
     retry_after_seconds,
 )
 
-NOW = 1_700_000_000_000
+NOW = 1_700_000_000_000_000  # microseconds
+SECOND = 1_000_000
 
 
 def run(limit: RateLimit, times: list[int], tat: int | None = None) -> list[GcraDecision]:
     decisions = []
     for now in times:
-        decision = gcra_decide(tat_ms=tat, now_ms=now, limit=limit)
-        tat = decision.new_tat_ms
+        decision = gcra_decide(tat_us=tat, now_us=now, limit=limit)
+        tat = decision.new_tat_us
         decisions.append(decision)
     return decisions
 
 
 def test_limit_properties() -> None:
     limit = RateLimit(requests_per_minute=60, burst=5)
-    assert limit.emission_interval_ms == 1000
-    assert limit.burst_tolerance_ms == 4000
-    assert RateLimit(requests_per_minute=7, burst=1).emission_interval_ms == 8571
-    assert RateLimit(requests_per_minute=7, burst=1).burst_tolerance_ms == 0
+    assert limit.emission_interval_us == SECOND
+    assert limit.burst_tolerance_us == 4 * SECOND
+    assert RateLimit(requests_per_minute=7, burst=1).emission_interval_us == 8_571_428
+    assert RateLimit(requests_per_minute=7, burst=1).burst_tolerance_us == 0
 
 
-def test_emission_interval_is_at_least_one_ms() -> None:
-    assert RateLimit(requests_per_minute=300_000, burst=1).emission_interval_ms == 1
-    assert RateLimit(requests_per_minute=60_000, burst=1).emission_interval_ms == 1
+def test_high_rates_keep_their_resolution() -> None:
+    assert RateLimit(requests_per_minute=300_000, burst=1).emission_interval_us == 200
+    assert RateLimit(requests_per_minute=60_000, burst=1).emission_interval_us == 1000
+    assert RateLimit(requests_per_minute=120_000_000, burst=1).emission_interval_us == 1
 
 
 @pytest.mark.parametrize(
@@ -51,59 +53,59 @@ def test_burst_then_denied() -> None:
     assert [d.allowed for d in decisions] == [True] * 5 + [False]
     assert [d.remaining for d in decisions] == [4, 3, 2, 1, 0, 0]
     denied = decisions[-1]
-    assert denied.retry_after_ms == 1000
-    assert denied.new_tat_ms == decisions[-2].new_tat_ms == NOW + 5000
+    assert denied.retry_after_us == SECOND
+    assert denied.new_tat_us == decisions[-2].new_tat_us == NOW + 5 * SECOND
 
 
 def test_denied_request_does_not_consume() -> None:
     limit = RateLimit(requests_per_minute=60, burst=2)
-    first, second, third, fourth = run(limit, [NOW, NOW, NOW + 400, NOW + 1000])
+    first, second, third, fourth = run(limit, [NOW, NOW, NOW + 400_000, NOW + SECOND])
     assert first.allowed
     assert second.allowed
     assert not third.allowed
-    assert third.retry_after_ms == 600
+    assert third.retry_after_us == 600_000
     assert fourth.allowed
     assert fourth.remaining == 0
 
 
 def test_refill_after_time_passes() -> None:
     limit = RateLimit(requests_per_minute=60, burst=3)
-    tat = run(limit, [NOW] * 3)[-1].new_tat_ms
-    assert not gcra_decide(tat_ms=tat, now_ms=NOW + 999, limit=limit).allowed
-    one = gcra_decide(tat_ms=tat, now_ms=NOW + 1000, limit=limit)
+    tat = run(limit, [NOW] * 3)[-1].new_tat_us
+    assert not gcra_decide(tat_us=tat, now_us=NOW + SECOND - 1, limit=limit).allowed
+    one = gcra_decide(tat_us=tat, now_us=NOW + SECOND, limit=limit)
     assert one.allowed
     assert one.remaining == 0
-    full = gcra_decide(tat_ms=tat, now_ms=NOW + 60_000, limit=limit)
+    full = gcra_decide(tat_us=tat, now_us=NOW + 60 * SECOND, limit=limit)
     assert full.allowed
     assert full.remaining == 2
-    assert full.new_tat_ms == NOW + 61_000
+    assert full.new_tat_us == NOW + 61 * SECOND
 
 
 def test_fresh_key() -> None:
     limit = RateLimit(requests_per_minute=600, burst=60)
-    decision = gcra_decide(tat_ms=None, now_ms=NOW, limit=limit)
+    decision = gcra_decide(tat_us=None, now_us=NOW, limit=limit)
     assert decision == GcraDecision(
-        allowed=True, new_tat_ms=NOW + 100, retry_after_ms=0, remaining=59
+        allowed=True, new_tat_us=NOW + 100_000, retry_after_us=0, remaining=59
     )
 
 
 def test_stale_tat_is_same_as_fresh() -> None:
     limit = RateLimit(requests_per_minute=600, burst=60)
-    stale = gcra_decide(tat_ms=NOW - 10_000_000, now_ms=NOW, limit=limit)
-    assert stale == gcra_decide(tat_ms=None, now_ms=NOW, limit=limit)
+    stale = gcra_decide(tat_us=NOW - 10_000_000, now_us=NOW, limit=limit)
+    assert stale == gcra_decide(tat_us=None, now_us=NOW, limit=limit)
 
 
 def test_burst_of_one_is_strict_spacing() -> None:
     limit = RateLimit(requests_per_minute=60, burst=1)
-    decisions = run(limit, [NOW, NOW + 999, NOW + 1000])
+    decisions = run(limit, [NOW, NOW + SECOND - 1, NOW + SECOND])
     assert [d.allowed for d in decisions] == [True, False, True]
-    assert decisions[1].retry_after_ms == 1
+    assert decisions[1].retry_after_us == 1
 
 
 def test_sustained_rate_matches_limit() -> None:
     limit = RateLimit(requests_per_minute=120, burst=10)
     # One request every 10 ms for a minute: only burst + 120 can pass.
-    decisions = run(limit, [NOW + i * 10 for i in range(6000)])
+    decisions = run(limit, [NOW + i * 10_000 for i in range(6000)])
     allowed = sum(d.allowed for d in decisions)
     assert 10 + 119 <= allowed <= 10 + 120
 
@@ -111,9 +113,9 @@ def test_sustained_rate_matches_limit() -> None:
 def test_retry_after_seconds() -> None:
     assert retry_after_seconds(0) == 1
     assert retry_after_seconds(1) == 1
-    assert retry_after_seconds(1000) == 1
-    assert retry_after_seconds(1001) == 2
-    assert retry_after_seconds(59_999) == 60
+    assert retry_after_seconds(SECOND) == 1
+    assert retry_after_seconds(SECOND + 1) == 2
+    assert retry_after_seconds(59 * SECOND + 1) == 60
 
 
 def test_default_plans() -> None:
