@@ -11,6 +11,7 @@ from cluster.settings import Settings, get_settings
 from deployments.common.errors import ERROR_RESPONSES, install_error_handlers
 from deployments.common.ingress import IngressMiddleware
 from deployments.common.runtime import Runtime
+from deployments.common.security import document_permissions
 
 API_VERSION = "0.1.0"
 
@@ -54,6 +55,7 @@ def create_service_app(
     )
     install_error_handlers(app)
     for router in routers:
+        document_permissions(router)
         app.include_router(router)
     app.state.behind_serve = behind_serve
     app.add_middleware(IngressMiddleware, service=service, behind_serve=behind_serve)

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from cluster.repositories import auth as auth_repo
@@ -24,6 +26,7 @@ from engine.auth.tokens import TokenError, parse_api_key, verify_secret
 from engine.ratelimit import retry_after_seconds
 
 API_KEY_PREFIX = "lft_"
+PERMISSION_ATTRIBUTE = "__liftos_permission__"
 
 _bearer = HTTPBearer(auto_error=False, description="Access JWT from /auth/login, or an API key")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="LiftOS API key")
@@ -151,4 +154,27 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     dependency.__name__ = f"require_{permission.name.lower()}"
+    setattr(dependency, PERMISSION_ATTRIBUTE, permission.value)  # read by document_permissions
     return dependency
+
+
+def _required_permission(dependant: Dependant) -> str | None:
+    """The permission a route's dependencies demand, ``authenticated`` for any caller."""
+    for sub_dependant in dependant.dependencies:
+        permission = getattr(sub_dependant.call, PERMISSION_ATTRIBUTE, None)
+        if permission:
+            return str(permission)
+        if sub_dependant.call is authenticate:
+            return "authenticated"
+        nested = _required_permission(sub_dependant)
+        if nested:
+            return nested
+    return None
+
+
+def document_permissions(router: APIRouter) -> None:
+    """Put each route's permission in its OpenAPI operation (``x-liftos-permission``)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            permission = _required_permission(route.dependant) or "public"
+            route.openapi_extra = {**(route.openapi_extra or {}), "x-liftos-permission": permission}

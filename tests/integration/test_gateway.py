@@ -101,6 +101,11 @@ def test_openapi_lists_core_and_every_builtin_module_route(client: httpx.Client)
         assert route in paths
     for module in BUILTIN_MODULES:
         assert any(p.startswith(module.route_prefix + "/") for p in paths), module
+    # Each operation states the permission it needs.
+    assert paths["/audit"]["get"]["x-liftos-permission"] == "audit:read"
+    assert paths["/auth/api-keys"]["post"]["x-liftos-permission"] == "api_keys:manage"
+    assert paths["/auth/login"]["post"]["x-liftos-permission"] == "public"
+    assert paths["/api/v1/example/hello"]["get"]["x-liftos-permission"] == "modules:call"
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
