@@ -1,0 +1,1 @@
+"""Ray Jobs entrypoints (`python -m jobs.NAME`): backfills and batch runs."""
