@@ -19,6 +19,7 @@ from cluster.repositories import auth as auth_repo
 from cluster.settings import Settings
 from cluster.state import Database, apply_migrations, connect_redis
 from cluster.telemetry import configure_tracing
+from deployments.common.principal import Principal
 from engine.auth.passwords import Argon2Params, PasswordHasher
 from engine.auth.tokens import TokenService
 
@@ -80,6 +81,8 @@ class Runtime:
     passwords: PasswordHasher
     http: httpx.AsyncClient
     api_keys: TtlCache[uuid.UUID, auth_repo.ApiKeyCredential | None]
+    # Verified access tokens by their exact string (see security._principal_from_jwt).
+    verified_tokens: dict[str, Principal] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
     _key_touched: dict[uuid.UUID, float] = field(default_factory=dict)
 

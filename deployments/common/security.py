@@ -8,10 +8,9 @@ the route so OpenAPI shows it.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -20,6 +19,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from cluster.repositories import auth as auth_repo
 from deployments.common.errors import ApiError
+from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
 from engine.auth.rbac import Permission, Role, has_permission
 from engine.auth.tokens import TokenError, parse_api_key, verify_secret
@@ -27,22 +27,10 @@ from engine.ratelimit import retry_after_seconds
 
 API_KEY_PREFIX = "lft_"
 PERMISSION_ATTRIBUTE = "__liftos_permission__"
+MAX_CACHED_TOKENS = 50_000
 
 _bearer = HTTPBearer(auto_error=False, description="Access JWT from /auth/login, or an API key")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="LiftOS API key")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling, on behalf of which org, with which role."""
-
-    kind: Literal["user", "api_key"]
-    id: uuid.UUID
-    org_id: uuid.UUID
-    role: Role
-    plan: str
-    token_id: str | None = None
-    token_expires_at: int | None = None
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -75,6 +63,19 @@ async def _principal_from_api_key(runtime: Runtime, plaintext: str) -> Principal
 
 
 def _principal_from_jwt(runtime: Runtime, token: str) -> Principal:
+    # A client sends the same token for up to 15 minutes: remember the verified result for that
+    # exact string (unforgeable) until its exp. Revocation is still checked on every request.
+    cached = runtime.verified_tokens.get(token)
+    if cached is not None and (cached.token_expires_at or 0) > time.time():
+        return cached
+    principal = _verify_jwt(runtime, token)
+    if len(runtime.verified_tokens) >= MAX_CACHED_TOKENS:
+        runtime.verified_tokens.clear()
+    runtime.verified_tokens[token] = principal
+    return principal
+
+
+def _verify_jwt(runtime: Runtime, token: str) -> Principal:
     try:
         claims = runtime.tokens.verify_access_token(token)
         return Principal(

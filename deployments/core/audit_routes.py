@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from cluster.repositories import audit as audit_repo
-from deployments.common.security import Principal, require, runtime_of
+from deployments.common.principal import Principal
+from deployments.common.security import require, runtime_of
 from deployments.core.schemas import AuditEntryOut, AuditPage
 from engine.auth.rbac import Permission
 

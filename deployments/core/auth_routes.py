@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from cluster.repositories import auth as auth_repo
 from cluster.repositories.auth import DuplicateError
 from deployments.common.errors import ApiError, not_found
+from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
-from deployments.common.security import Principal, authenticate, require, runtime_of
+from deployments.common.security import authenticate, require, runtime_of
 from deployments.core.schemas import (
     ApiKeyCreated,
     ApiKeyOut,

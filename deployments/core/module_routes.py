@@ -23,8 +23,9 @@ from cluster.repositories import modules as modules_repo
 from cluster.repositories.auth import DuplicateError
 from cluster.telemetry import inject_context, tracer
 from deployments.common.errors import ApiError, not_found
+from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime, TtlCache
-from deployments.common.security import Principal, authenticate, require, runtime_of
+from deployments.common.security import authenticate, require, runtime_of
 from deployments.core.forwarding import (
     ForwardedRequest,
     ForwardedResponse,

@@ -12,8 +12,9 @@ from ray import serve
 
 from cluster.settings import Settings
 from deployments.common.app import create_service_app
+from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
-from deployments.common.security import Principal, require
+from deployments.common.security import require
 from engine.auth.rbac import Permission
 
 router = APIRouter(tags=["example"])
