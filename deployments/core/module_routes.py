@@ -240,7 +240,12 @@ async def call_module(
         if manifest.kind == "external":
             result = await _call_external(runtime, manifest, forwarded)
         else:
-            result = await _call_python(runtime, deployer_of(request), row, forwarded)
+            if row.status == "deploying":
+                settled = await _refresh_status(runtime, deployer_of(request), row)
+                if settled.status != "deploying":
+                    cache.invalidate((principal.org_id, name))
+                row = settled
+            result = await _call_python(deployer_of(request), row, forwarded)
     return Response(
         content=result.body,
         status_code=result.status_code,
@@ -283,23 +288,19 @@ async def _call_external(
 
 
 async def _call_python(
-    runtime: Runtime,
-    deployer: ModuleDeployer,
-    row: modules_repo.ModuleRow,
-    request: ForwardedRequest,
+    deployer: ModuleDeployer, row: modules_repo.ModuleRow, request: ForwardedRequest
 ) -> ForwardedResponse:
     assert row.app_name is not None
-    current = await _refresh_status(runtime, deployer, row)
-    if current.status == "deploying":
+    if row.status == "deploying":
         raise ApiError(
             503,
             "module_deploying",
             f"module '{row.name}' is still deploying",
             headers={"Retry-After": "2"},
         )
-    if current.status == "failed":
+    if row.status == "failed":
         raise ApiError(
-            502, "module_failed", f"module '{row.name}' failed to deploy: {current.status_detail}"
+            502, "module_failed", f"module '{row.name}' failed to deploy: {row.status_detail}"
         )
     try:
         return await deployer.call(row.app_name, request)
