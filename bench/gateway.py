@@ -320,7 +320,7 @@ class Stack:
     http_listener: str
 
 
-def bench_env(state_dir: Path, rate_burst: int) -> dict[str, str]:
+def bench_env(state_dir: Path, rate_burst: int, proxy: str) -> dict[str, str]:
     """Environment of the driver, and so of the raylet, every replica and the uvicorn process."""
     rate_plans = {
         "free": {
@@ -334,9 +334,9 @@ def bench_env(state_dir: Path, rate_burst: int) -> dict[str, str]:
         "LIFTOS_REDIS_PORT": str(free_port()),
         "LIFTOS_JWT_KEYS": json.dumps({"bench-1": secrets.token_urlsafe(48)}),
         "LIFTOS_JWT_ACTIVE_KID": "bench-1",
-        # GCRA at 1 ms per request caps the sustained rate at 1000/s per key, below what the
-        # concurrent level may reach; a burst that covers the whole run means no request is
-        # throttled, while each one still pays for the Redis round trip like in production.
+        # 1000 req/s per key is below what the concurrent level may reach; a burst that covers
+        # the whole run means no request is throttled, while each one still pays for the Redis
+        # round trip like in production.
         "LIFTOS_RATE_LIMIT_PLANS": json.dumps(rate_plans),
         "LIFTOS_DEFAULT_PLAN": "free",
         # No collector runs here; an exporter would only measure its own retries.
@@ -348,7 +348,8 @@ def bench_env(state_dir: Path, rate_burst: int) -> dict[str, str]:
         "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": "36000",
         "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": "36100",
         "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": "37100",
-        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        # `liftos up` runs HAProxy ingress; `--proxy default` measures Ray's Python proxy instead.
+        "RAY_SERVE_ENABLE_HA_PROXY": "1" if proxy == "haproxy" else "0",
         # Only shortens teardown: a stopping replica otherwise stays reachable for 30 s so that
         # HAProxy can deregister it, and serve.shutdown waits that out.
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0",
@@ -367,7 +368,7 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(state_dir: Path, rate_burst: int, log: Any) -> Iterator[Stack]:
+def running_stack(state_dir: Path, rate_burst: int, proxy: str, log: Any) -> Iterator[Stack]:
     """Bring up PostgreSQL, Redis, Ray Serve (HAProxy) and uvicorn; tear all of it down after."""
     from cluster import local, serving
     from cluster.settings import Settings
@@ -384,13 +385,15 @@ def running_stack(state_dir: Path, rate_burst: int, log: Any) -> Iterator[Stack]
         for name in ("DATABASE_URL", "REDIS_URL", "RAY_ADDRESS", "LIFTOS_DATABASE_MIGRATION_URL"):
             os.environ.pop(name, None)
         # Before ray.init: the raylet inherits this environment and every worker inherits it.
-        os.environ.update(bench_env(state_dir, rate_burst))
+        os.environ.update(bench_env(state_dir, rate_burst, proxy))
         settings = Settings()
 
         log("starting embedded PostgreSQL and Redis, applying migrations")
         cleanup.callback(local.stop_embedded, settings)
         urls = local.prepare_state(settings)
         os.environ.update(local.service_env(settings, urls))
+        if proxy == "default":
+            os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "0"
 
         import ray
         from ray import serve
@@ -613,6 +616,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="all",
         help="measure one target (the whole stack still starts: the tenant signs up through it)",
     )
+    parser.add_argument(
+        "--proxy",
+        choices=("haproxy", "default"),
+        default="haproxy",
+        help="Serve ingress: HAProxy (what `liftos up` runs) or Ray's default Python proxy",
+    )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name in ("requests_seq", "requests_conc", "concurrency"):
@@ -642,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     # `finally` below has removed it; registered first, this removal runs after that handler.
     atexit.register(shutil.rmtree, state_dir, ignore_errors=True)
     try:
-        with running_stack(state_dir, rate_burst=10 * total, log=log) as stack:
+        with running_stack(state_dir, rate_burst=10 * total, proxy=args.proxy, log=log) as stack:
             for target in targets:
                 check_target(stack, target)
             # Per level, the targets run back to back with the same client and the same
