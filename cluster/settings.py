@@ -22,6 +22,18 @@ DEV_JWT_KEYS = {"dev-1": "dev-only-insecure-jwt-signing-key-change-me-0000"}
 _PLACEHOLDER_MARKERS = ("change-me", "changeme", "insecure", "placeholder", "example", "secret")
 
 
+def _json_object(value: Any, variable: str, shape: str) -> dict[str, Any]:
+    """Environment variables arrive as JSON text; defaults and tests pass dicts."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{variable} must be a JSON object {shape}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{variable} must be a JSON object {shape}")
+    return value
+
+
 class Settings(BaseSettings):
     """Runtime configuration; see README "Configuration" for every variable."""
 
@@ -81,28 +93,18 @@ class Settings(BaseSettings):
     @field_validator("jwt_keys", mode="before")
     @classmethod
     def _parse_jwt_keys(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError("LIFTOS_JWT_KEYS must be a JSON object of kid -> secret") from exc
-        if not isinstance(value, dict) or not value:
+        keys = _json_object(value, "LIFTOS_JWT_KEYS", "of kid -> secret")
+        if not keys:
             raise ValueError("LIFTOS_JWT_KEYS must be a non-empty JSON object of kid -> secret")
-        return value
+        return keys
 
     @field_validator("rate_limit_plans", mode="before")
     @classmethod
     def _parse_plans(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError("LIFTOS_RATE_LIMIT_PLANS must be a JSON object") from exc
-        if isinstance(value, dict) and all(isinstance(v, RatePlan) for v in value.values()):
-            return value
-        if not isinstance(value, dict):
-            raise ValueError("LIFTOS_RATE_LIMIT_PLANS must be a JSON object")
-        return parse_plans(value)
+        plans = _json_object(value, "LIFTOS_RATE_LIMIT_PLANS", "of plan -> limits")
+        if all(isinstance(plan, RatePlan) for plan in plans.values()):
+            return plans
+        return parse_plans(plans)
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
