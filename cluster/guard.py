@@ -1,7 +1,8 @@
 """Per-request checks that need shared state: rate limits and revocations, in ONE Redis call.
 
 Every authenticated request runs this Lua script once: it checks that the credential has not been
-revoked (logout of an access token, revocation of an API key) and applies two GCRA limits, one
+revoked (logout of an access token, revocation of an API key, deactivation of a user, whose
+tokens stay cryptographically valid until they expire) and applies two GCRA limits, one
 for the principal (user or API key) and one for the whole org. Both limits must pass before
 either is charged, so a denied request costs nothing. The math mirrors ``engine.ratelimit``
 (times in microseconds, from Redis TIME).
@@ -9,6 +10,7 @@ either is charged, so a denied request costs nothing. The math mirrors ``engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,7 @@ from engine.ratelimit import RateLimit, RatePlan
 _GUARD_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
+if #KEYS > 2 and redis.call('EXISTS', unpack(KEYS, 3)) > 0 then
   return {-1, 0, 0}
 end
 local function ttl_ms(tat)
@@ -72,21 +74,17 @@ class RequestGuard:
         principal: str,
         org_id: str,
         plan: RatePlan,
-        revocation_key: str | None,
+        revocation_keys: Sequence[str] = (),
     ) -> GuardResult:
+        """Refuse if any of ``revocation_keys`` is set, else charge both limits."""
         p: RateLimit = plan.principal
         o: RateLimit = plan.org
-        keys = [
-            f"{self._ns}:rl:p:{principal}",
-            f"{self._ns}:rl:o:{org_id}",
-            revocation_key or f"{self._ns}:revoked:none",
-        ]
+        keys = [f"{self._ns}:rl:p:{principal}", f"{self._ns}:rl:o:{org_id}", *revocation_keys]
         args = [
             p.emission_interval_us,
             p.burst_tolerance_us,
             o.emission_interval_us,
             o.burst_tolerance_us,
-            "1" if revocation_key else "0",
         ]
         status, retry_after_us, remaining = await self._script(keys=keys, args=args)
         if status == -1:

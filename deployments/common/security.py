@@ -118,15 +118,19 @@ async def authenticate(
         runtime.settings.rate_limit_plans.get(principal.plan)
         or (runtime.settings.rate_limit_plans[runtime.settings.default_plan])
     )
+    revocation_keys: tuple[str, ...]
     if principal.kind == "user":
-        revocation_key = runtime.guard.revocation_key("jti", principal.token_id or "")
+        revocation_keys = (
+            runtime.guard.revocation_key("jti", principal.token_id or ""),
+            runtime.guard.revocation_key("user", str(principal.id)),
+        )
     else:
-        revocation_key = runtime.guard.revocation_key("api_key", str(principal.id))
+        revocation_keys = (runtime.guard.revocation_key("api_key", str(principal.id)),)
     verdict = await runtime.guard.check(
         principal=f"{principal.kind}:{principal.id}",
         org_id=str(principal.org_id),
         plan=plan,
-        revocation_key=revocation_key,
+        revocation_keys=revocation_keys,
     )
     request.state.principal = principal
     if verdict.revoked:

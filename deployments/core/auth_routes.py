@@ -309,6 +309,10 @@ async def deactivate_user(
         raise ApiError(409, "conflict", "you cannot deactivate yourself", field="user_id")
     _check_grant(principal, Role(target.role))
     await auth_repo.deactivate_user(runtime.db, org_id=principal.org_id, user_id=user_id)
+    # Their access tokens verify without the database; refuse them until the last one expires.
+    await runtime.guard.revoke(
+        "user", str(user_id), ttl_seconds=runtime.settings.access_token_ttl_seconds + 5
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

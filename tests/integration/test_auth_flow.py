@@ -204,7 +204,12 @@ def test_admin_creates_and_deactivates_users(client: httpx.Client, tenant: Tenan
     member = add_user(client, tenant, "analyst")
     users = client.get("/auth/users", headers=tenant.auth).json()
     assert {u["email"] for u in users} == {tenant.email, member.email}
+    assert client.get("/api/v1/example/hello", headers=member.auth).status_code == 200
     assert client.delete(f"/auth/users/{member.id}", headers=tenant.auth).status_code == 204
+    # The access token they still hold is refused at once, not when it expires.
+    cut_off = client.get("/api/v1/example/hello", headers=member.auth)
+    assert cut_off.status_code == 401
+    assert cut_off.json()["error"]["code"] == "revoked"
     response = client.post("/auth/login", json={"email": member.email, "password": PASSWORD})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "inactive_user"

@@ -29,10 +29,7 @@ def _plan(principal: RateLimit, org: RateLimit) -> RatePlan:
 async def test_burst_then_denial_matches_the_policy(guard: RequestGuard) -> None:
     limit = RateLimit(requests_per_minute=60, burst=4)  # one request a second, burst of four
     plan = _plan(limit, RateLimit(requests_per_minute=60_000, burst=1000))
-    results = [
-        await guard.check(principal="p", org_id="o", plan=plan, revocation_key=None)
-        for _ in range(6)
-    ]
+    results = [await guard.check(principal="p", org_id="o", plan=plan) for _ in range(6)]
     # The same burst in the pure model, all at one instant.
     tat, expected = None, []
     for _ in range(6):
@@ -50,23 +47,24 @@ async def test_org_limit_binds_across_principals_and_denials_cost_nothing(
     guard: RequestGuard,
 ) -> None:
     plan = _plan(RateLimit(60, 10), RateLimit(60, 3))
-    verdicts = [
-        (await guard.check(principal=f"p{i}", org_id="org", plan=plan, revocation_key=None))
-        for i in range(5)
-    ]
+    verdicts = [(await guard.check(principal=f"p{i}", org_id="org", plan=plan)) for i in range(5)]
     assert [v.allowed for v in verdicts] == [True, True, True, False, False]
     # A denied request charged neither limit: the principal still has its own allowance left
     # for another org.
-    other = await guard.check(principal="p3", org_id="other", plan=plan, revocation_key=None)
+    other = await guard.check(principal="p3", org_id="other", plan=plan)
     assert other.allowed
     assert other.remaining == 2  # org limit (burst 3) is the tighter one: 3 - 1
 
 
 async def test_revocation_is_checked_in_the_same_call(guard: RequestGuard) -> None:
     plan = _plan(RateLimit(600, 10), RateLimit(600, 10))
-    key = guard.revocation_key("jti", "abc")
-    assert (await guard.check(principal="u", org_id="o", plan=plan, revocation_key=key)).allowed
-    await guard.revoke("jti", "abc", ttl_seconds=60)
-    verdict = await guard.check(principal="u", org_id="o", plan=plan, revocation_key=key)
-    assert verdict.revoked
-    assert not verdict.allowed
+    for revoked_kind in ("jti", "user"):
+        ident = uuid.uuid4().hex
+        keys = (guard.revocation_key("jti", ident), guard.revocation_key("user", ident))
+        assert (
+            await guard.check(principal=ident, org_id="o", plan=plan, revocation_keys=keys)
+        ).allowed
+        await guard.revoke(revoked_kind, ident, ttl_seconds=60)
+        verdict = await guard.check(principal=ident, org_id="o", plan=plan, revocation_keys=keys)
+        assert verdict.revoked
+        assert not verdict.allowed
