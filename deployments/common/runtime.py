@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from cluster.guard import RequestGuard
 from cluster.repositories import auth as auth_repo
+from cluster.repositories import modules as modules_repo
 from cluster.settings import Settings
 from cluster.state import Database, apply_migrations, connect_redis
 from cluster.telemetry import configure_tracing
@@ -81,6 +82,7 @@ class Runtime:
     passwords: PasswordHasher
     http: httpx.AsyncClient
     api_keys: TtlCache[uuid.UUID, auth_repo.ApiKeyCredential | None]
+    modules: TtlCache[tuple[uuid.UUID, str], modules_repo.ModuleRow | None]
     # Verified access tokens by their exact string (see security._principal_from_jwt).
     verified_tokens: dict[str, Principal] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -132,6 +134,7 @@ class Runtime:
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             ),
             api_keys=TtlCache(settings.auth_cache_ttl_seconds),
+            modules=TtlCache(settings.auth_cache_ttl_seconds),
         )
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, what: str) -> None:

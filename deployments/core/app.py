@@ -13,7 +13,7 @@ from ray import serve
 from cluster.settings import Settings
 from deployments.builtin import BUILTIN_MODULES
 from deployments.common.app import create_service_app
-from deployments.common.runtime import Runtime, TtlCache
+from deployments.common.runtime import Runtime
 from deployments.core import audit_routes, auth_routes, health, module_routes
 from deployments.core.module_routes import ModuleDeployer
 
@@ -84,7 +84,6 @@ def create_app(
 
         deployer = RayModuleDeployer()
     app.state.module_deployer = deployer
-    app.state.module_cache = TtlCache(settings.auth_cache_ttl_seconds if settings else 5.0)
     app.openapi = lambda: merged_openapi(app)  # type: ignore[method-assign]
     return app
 

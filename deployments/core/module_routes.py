@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -24,7 +24,7 @@ from cluster.repositories.auth import DuplicateError
 from cluster.telemetry import inject_context, tracer
 from deployments.common.errors import ApiError, not_found
 from deployments.common.principal import Principal
-from deployments.common.runtime import Runtime, TtlCache
+from deployments.common.runtime import Runtime
 from deployments.common.security import authenticate, require, runtime_of
 from deployments.core.forwarding import (
     ForwardedRequest,
@@ -55,11 +55,6 @@ class ModuleDeployer(Protocol):
 def deployer_of(request: Request) -> ModuleDeployer:
     deployer: ModuleDeployer = request.app.state.module_deployer
     return deployer
-
-
-def registry_cache_of(request: Request) -> TtlCache[tuple[uuid.UUID, str], Any]:
-    cache: TtlCache[tuple[uuid.UUID, str], Any] = request.app.state.module_cache
-    return cache
 
 
 def _app_name(org_id: uuid.UUID, name: str) -> str:
@@ -111,7 +106,7 @@ async def register_module(
         )
     except DuplicateError as exc:
         raise ApiError(409, "conflict", str(exc), field="name") from exc
-    registry_cache_of(request).invalidate((principal.org_id, manifest.name))
+    runtime.modules.invalidate((principal.org_id, manifest.name))
     if app_name is not None:
         assert manifest.import_path is not None
         deployer = deployer_of(request)
@@ -181,7 +176,7 @@ async def delete_module(
     row = await modules_repo.delete(runtime.db, org_id=principal.org_id, name=name)
     if row is None:
         raise not_found(f"module '{name}'")
-    registry_cache_of(request).invalidate((principal.org_id, name))
+    runtime.modules.invalidate((principal.org_id, name))
     if row.app_name:
         await deployer_of(request).delete(row.app_name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -198,7 +193,7 @@ async def call_module(
 ) -> Response:
     """Forward to the org's registered module ``name`` (404 when this org has none)."""
     runtime = runtime_of(request)
-    cache = registry_cache_of(request)
+    cache = runtime.modules
     row = await cache.get(
         (principal.org_id, name),
         lambda: modules_repo.get(runtime.db, org_id=principal.org_id, name=name),
