@@ -322,6 +322,8 @@ class Stack:
 
 def bench_env(state_dir: Path, rate_burst: int, proxy: str) -> dict[str, str]:
     """Environment of the driver, and so of the raylet, every replica and the uvicorn process."""
+    from cluster.local import side_by_side_env
+
     rate_plans = {
         "free": {
             "principal": {"requests_per_minute": 60000, "burst": rate_burst},
@@ -342,12 +344,7 @@ def bench_env(state_dir: Path, rate_burst: int, proxy: str) -> dict[str, str]:
         # No collector runs here; an exporter would only measure its own retries.
         "LIFTOS_OTEL_EXPORTER": "none",
         # Keep clear of a running `liftos up` and of the integration suite's cluster.
-        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
-        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
-        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": "35000",
-        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": "36000",
-        "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": "36100",
-        "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": "37100",
+        **side_by_side_env(ingress_port_base=35000),
         # `liftos up` runs HAProxy ingress; `--proxy default` measures Ray's Python proxy instead.
         "RAY_SERVE_ENABLE_HA_PROXY": "1" if proxy == "haproxy" else "0",
         # Only shortens teardown: a stopping replica otherwise stays reachable for 30 s so that

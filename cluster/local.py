@@ -106,6 +106,27 @@ def service_env(settings: Settings, urls: StateUrls) -> dict[str, str]:
     return env
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def side_by_side_env(*, ingress_port_base: int) -> dict[str, str]:
+    """Ray Serve ports that let one more local cluster (a test suite's, a benchmark's) run beside
+    `liftos up`'s: HAProxy's stats and metrics ports are fixed by default, and replicas take
+    their direct-ingress ports from one shared range."""
+    return {
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(ingress_port_base),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(ingress_port_base + 1000),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": str(ingress_port_base + 1100),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": str(ingress_port_base + 2100),
+    }
+
+
 def ray_cli() -> str:
     candidate = Path(sys.executable).parent / "ray"
     found = str(candidate) if candidate.exists() else shutil.which("ray")

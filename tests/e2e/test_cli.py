@@ -11,16 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cluster.local import free_port, side_by_side_env
+
 pytestmark = pytest.mark.e2e
 
 LIFTOS = str(Path(sys.executable).parent / "liftos")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _listening(port: int) -> bool:
@@ -36,9 +31,7 @@ def _run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.Com
 
 
 def test_up_status_down(tmp_path: Path) -> None:
-    ports = {
-        name: _free_port() for name in ("http", "dashboard", "redis", "ray", "client", "agent")
-    }
+    ports = {name: free_port() for name in ("http", "dashboard", "redis", "ray", "client", "agent")}
     env = {
         k: v
         for k, v in os.environ.items()
@@ -56,8 +49,7 @@ def test_up_status_down(tmp_path: Path) -> None:
             "LIFTOS_ARGON2_TIME_COST": "1",
             "LIFTOS_ARGON2_MEMORY_KIB": "1024",
             "LIFTOS_ARGON2_PARALLELISM": "1",
-            "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
-            "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
+            **side_by_side_env(ingress_port_base=38000),
         }
     )
     base = f"http://127.0.0.1:{ports['http']}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from cluster import local, serving
+from cluster.local import free_port
 from cluster.scaffold import scaffold_module
 from cluster.settings import Settings
 
@@ -37,13 +37,6 @@ RATE_PLANS = {
 }
 PASSWORD = "correct horse battery staple"
 SCAFFOLDED_MODULE = "acme-scores"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -75,12 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "LIFTOS_AUTH_CACHE_TTL_SECONDS": "1",
         "LIFTOS_OTEL_EXPORTER": "none",
         # Keep clear of a developer's running cluster.
-        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
-        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
-        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": "32100",
-        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": "33100",
-        "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": "33200",
-        "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": "34200",
+        **local.side_by_side_env(ingress_port_base=32100),
         # Registered Python modules must be importable on every Ray worker.
         "PYTHONPATH": os.pathsep.join([str(modules_dir / SCAFFOLDED_MODULE), *sys.path]),
     }
