@@ -1,0 +1,1 @@
+"""Bayesian marketing-mix modelling: data, model specification, numpyro model, inference."""
