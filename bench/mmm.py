@@ -12,15 +12,21 @@ Run: ``.venv/bin/python bench/mmm.py`` (``--help`` for sizes). Issue 3's targets
 
 from __future__ import annotations
 
-import argparse
-import resource
-import time
+import os
 
-import numpy as np
+# One XLA host device per chain lets NUTS run the chains in parallel (pmap) instead of
+# vectorised on one device; XLA reads this once, before JAX starts, hence before the imports.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 
-from engine.causal.inference import FitConfig, fit
-from engine.causal.simulate import simulate
-from engine.causal.spec import ModelSpec
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from engine.causal.inference import FitConfig, fit  # noqa: E402
+from engine.causal.simulate import simulate  # noqa: E402
+from engine.causal.spec import ModelSpec  # noqa: E402
 
 VARIANTS = (
     ("geometric", "hill"),
