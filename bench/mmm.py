@@ -18,15 +18,15 @@ import os
 # vectorised on one device; XLA reads this once, before JAX starts, hence before the imports.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import time  # noqa: E402
+import argparse
+import resource
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from engine.causal.inference import FitConfig, fit  # noqa: E402
-from engine.causal.simulate import simulate  # noqa: E402
-from engine.causal.spec import ModelSpec  # noqa: E402
+from engine.causal.inference import FitConfig, fit
+from engine.causal.simulate import simulate
+from engine.causal.spec import ModelSpec
 
 VARIANTS = (
     ("geometric", "hill"),
