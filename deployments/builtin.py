@@ -8,6 +8,8 @@ agrees with serve_config.yaml.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,12 @@ class BuiltinModule:
     name: str
     route_prefix: str
     factory: str  # "package.module:create_app", importable without Ray running
+
+
+def import_attr(import_path: str) -> Any:
+    """``"package.module:name"`` -> that object."""
+    module_name, _, attr = import_path.partition(":")
+    return getattr(import_module(module_name), attr)
 
 
 BUILTIN_MODULES: tuple[BuiltinModule, ...] = (

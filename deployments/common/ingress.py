@@ -22,6 +22,7 @@ from cluster.repositories import audit as audit_repo
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -38,10 +39,9 @@ class IngressMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers: dict[str, str] = {
-            k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
-        }
-        incoming = headers.get(REQUEST_ID_HEADER, "")
+        incoming = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == _REQUEST_ID_KEY), ""
+        )
         request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from importlib import import_module
 from typing import Any
 
 from fastapi import FastAPI
 from ray import serve
 
 from cluster.settings import Settings
-from deployments.builtin import BUILTIN_MODULES
+from deployments.builtin import BUILTIN_MODULES, import_attr
 from deployments.common.app import create_service_app
 from deployments.common.runtime import Runtime
 from deployments.core import audit_routes, auth_routes, health, module_routes
 from deployments.core.module_routes import ModuleDeployer
 
 log = logging.getLogger(__name__)
-
-
-def _import_factory(path: str) -> Any:
-    module_name, _, attr = path.partition(":")
-    return getattr(import_module(module_name), attr)
 
 
 def merged_openapi(app: FastAPI) -> dict[str, Any]:
@@ -38,7 +32,7 @@ def merged_openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {})
     tags = {t["name"]: t for t in schema.get("tags", [])}
     for module in BUILTIN_MODULES:
-        module_app: FastAPI = _import_factory(module.factory)()
+        module_app: FastAPI = import_attr(module.factory)()
         module_schema = module_app.openapi()
         for path, item in module_schema.get("paths", {}).items():
             schema["paths"][module.route_prefix + path] = item

@@ -17,6 +17,7 @@ import httpx
 from ray import serve
 from ray.serve.schema import ApplicationStatus
 
+from deployments.builtin import import_attr
 from deployments.core.forwarding import ForwardedRequest, ForwardedResponse
 
 log = logging.getLogger(__name__)
@@ -28,18 +29,12 @@ def _last_line(message: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _import_attr(import_path: str) -> Any:
-    module_name, _, attr = import_path.partition(":")
-    module = __import__(module_name, fromlist=[attr])
-    return getattr(module, attr)
-
-
 @serve.deployment(name="ModuleHost", max_ongoing_requests=128)
 class ModuleHost:
     """One registered module's ASGI app, run in this replica, spoken to over a handle."""
 
     def __init__(self, import_path: str) -> None:
-        factory = _import_attr(import_path)
+        factory = import_attr(import_path)
         self._app = factory()
         self._client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self._app), base_url="http://module"
