@@ -56,7 +56,10 @@ class FitResult:
     channels: tuple[str, ...]
     roas: tuple[ChannelRoas, ...]
     diagnostics: Diagnostics
-    samples: dict[str, NDArray[np.float64]]  # chains flattened
+    samples: dict[str, NDArray[np.float64]]  # chains flattened: (draws, ...)
+    channel_scale: NDArray[np.float64]  # (channels,) mean spend over the fit window
+    kpi_scale: float  # samples of "media", "mu" and "beta" are in KPI / kpi_scale
+    fit_periods: int  # the first fit_periods entered the likelihood; the rest were held out
 
 
 def _mape(actual: NDArray[np.float64], predicted: NDArray[np.float64]) -> float:
@@ -81,7 +84,7 @@ def fit(data: MMMData, spec: ModelSpec, config: FitConfig = FitConfig()) -> FitR
     )
     mcmc.run(jax.random.PRNGKey(config.seed), design, spec, extra_fields=("diverging",))
     grouped = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-    stats = summary({k: v for k, v in grouped.items() if k not in ("media", "mu")})
+    stats = summary({k: v for k, v in grouped.items() if k not in ("media", "mu", "beta")})
     max_rhat = float(max(np.nanmax(s["r_hat"]) for s in stats.values()))
     min_ess = float(min(np.nanmin(s["n_eff"]) for s in stats.values()))
     divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
@@ -123,4 +126,13 @@ def fit(data: MMMData, spec: ModelSpec, config: FitConfig = FitConfig()) -> FitR
         )
         for i, name in enumerate(data.channels)
     )
-    return FitResult(spec, data.channels, channels, diagnostics, flat)
+    return FitResult(
+        spec=spec,
+        channels=data.channels,
+        roas=channels,
+        diagnostics=diagnostics,
+        samples=flat,
+        channel_scale=design.channel_scale,
+        kpi_scale=design.kpi_scale,
+        fit_periods=fit_periods,
+    )

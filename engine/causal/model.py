@@ -9,6 +9,7 @@ incremental KPI of the tested channel over the test window against the measured 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jax.numpy as jnp
@@ -16,6 +17,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax import Array
+from numpy.typing import NDArray
 
 from engine.causal.data import MMMData
 from engine.causal.spec import ModelSpec
@@ -35,6 +37,7 @@ class Design:
 
     lagged: Array  # (periods, lags, channels): spend / channel mean spend
     spend_totals: Array  # (channels,) spend over the fit window, in currency
+    channel_scale: NDArray[np.float64]  # (channels,) mean spend over the fit window
     kpi_scale: float
     kpi: Array  # (periods,) scaled
     trend: Array  # (periods,) in [0, 1]
@@ -72,6 +75,7 @@ def build_design(data: MMMData, spec: ModelSpec) -> Design:
     return Design(
         lagged=jnp.asarray(lag_stack(data.spend / channel_mean, spec.max_lag)),
         spend_totals=jnp.asarray(data.spend[:fit].sum(axis=0)),
+        channel_scale=channel_mean,
         kpi_scale=kpi_scale,
         kpi=jnp.asarray(data.kpi / kpi_scale),
         trend=jnp.asarray(t / max(periods - 1, 1)),
@@ -114,6 +118,7 @@ def mmm_model(design: Design, spec: ModelSpec) -> None:
     saturated = media_response(design, spec, channels)
     # β makes Σ_fit β·saturation equal ROAS * spend: the KPI the channel added, scaled.
     beta = roas * design.spend_totals / design.kpi_scale / (saturated[:fit].sum(axis=0) + 1e-9)
+    numpyro.deterministic("beta", beta)
     media = saturated * beta
     numpyro.deterministic("media", media)
 
@@ -136,3 +141,47 @@ def mmm_model(design: Design, spec: ModelSpec) -> None:
     if design.lift_value.shape[0]:
         implied = (design.lift_window * media[:, design.lift_channel].T).sum(axis=1)
         numpyro.sample("lift", dist.Normal(implied, design.lift_se), obs=design.lift_value)
+
+
+def posterior_adstock_weights(
+    spec: ModelSpec, samples: Mapping[str, NDArray[np.float64]]
+) -> NDArray[np.float64]:
+    """Carry-over weights of every posterior draw: (draws, max_lag, channels), summing to one."""
+    if spec.adstock == "geometric":
+        alpha = samples["adstock_alpha"]
+        weights = alpha[:, None, :] ** np.arange(spec.max_lag)[None, :, None]
+    else:
+        shape, scale = samples["adstock_shape"], samples["adstock_scale"]
+        x = (np.arange(spec.max_lag) + 0.5)[None, :, None]
+        z = x / scale[:, None, :]
+        log_pdf = np.log(shape / scale)[:, None, :] + (shape[:, None, :] - 1) * np.log(z)
+        log_pdf = log_pdf - z ** shape[:, None, :]
+        weights = np.exp(log_pdf - log_pdf.max(axis=1, keepdims=True))
+    result: NDArray[np.float64] = weights / weights.sum(axis=1, keepdims=True)
+    return result
+
+
+def posterior_response(
+    spec: ModelSpec, samples: Mapping[str, NDArray[np.float64]], relative: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Scaled KPI per period that each draw expects from carried spend ``relative`` (in units of
+    the channel's mean spend over the fit window): ``beta * saturation(relative)``.
+
+    ``relative`` has the draws first and the channels last, (draws, ..., channels); pass a
+    leading axis of one to evaluate the same spend under every draw. At a constant spend per
+    period the carried spend equals that spend (adstock weights sum to one), which is what
+    response curves and the budget optimiser evaluate.
+    """
+    beta = samples["beta"]
+    expand = (slice(None), *([None] * (relative.ndim - 2)), slice(None))
+    x = relative
+    if spec.saturation == "hill":
+        half = samples["half_saturation"][expand]
+        slope = samples["hill_slope"][expand]
+        ratio = np.where(x > 0, x, 1.0) / half
+        powered = np.where(x > 0, ratio**slope, 0.0)
+        curve = powered / (1.0 + powered)
+    else:
+        curve = np.tanh(samples["logistic_lambda"][expand] * x / 2.0)
+    result: NDArray[np.float64] = beta[expand] * curve
+    return result

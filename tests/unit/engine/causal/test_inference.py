@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engine.causal.inference import FitConfig, fit
+from engine.causal.model import posterior_adstock_weights, posterior_response
 from engine.causal.simulate import simulate
 from engine.causal.spec import ModelSpec
+from engine.causal.transforms import lag_stack
 
 
 @pytest.mark.parametrize(("adstock", "saturation", "seed"), [("geometric", "hill", 1)])
@@ -35,3 +38,19 @@ def test_same_seed_same_numbers_and_unconverged_fits_say_so() -> None:
     # Twenty warm-up steps cannot converge; the result must not pretend otherwise.
     assert not first.diagnostics.converged
     assert first.diagnostics.message.startswith("NOT converged")
+
+
+@pytest.mark.parametrize(
+    ("adstock", "saturation"), [("geometric", "hill"), ("weibull", "logistic")]
+)
+def test_posterior_response_reproduces_the_sampled_media(adstock: str, saturation: str) -> None:
+    sim = simulate(periods=60, channels=2, seed=4)
+    spec = ModelSpec(adstock=adstock, saturation=saturation, max_lag=4)  # type: ignore[arg-type]
+    result = fit(sim.data, spec, FitConfig(chains=1, warmup=30, samples=20, seed=1))
+    weights = posterior_adstock_weights(spec, result.samples)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-9)
+    lagged = lag_stack(sim.data.spend / result.channel_scale, spec.max_lag)
+    carried = np.einsum("tlc,dlc->dtc", lagged, weights)
+    np.testing.assert_allclose(
+        posterior_response(spec, result.samples, carried), result.samples["media"], rtol=1e-4
+    )
