@@ -147,6 +147,7 @@ def start_ray_head(settings: Settings, env: dict[str, str]) -> None:
         f"--dashboard-agent-listen-port={settings.ray_dashboard_agent_port}",
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={settings.dashboard_port}",
+        f"--num-cpus={settings.ray_num_cpus or max(os.cpu_count() or 1, 4)}",
         "--disable-usage-stats",
     ]
     # Ray's GCS listens on every interface; only holders of the token in ~/.ray may use it.

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     ray_port: int = Field(default=6379, ge=1, le=65535)
     ray_client_port: int = Field(default=10001, ge=1, le=65535)
     ray_dashboard_agent_port: int = Field(default=52365, ge=1, le=65535)
+    # Logical CPUs of the local head (`liftos up`); default max(cores, 4). Serve replicas hold
+    # fractions of a CPU and an MMM job plus its Ray Tune trials need whole ones, so a 2-core
+    # laptop would otherwise queue trials behind the job that waits for them.
+    ray_num_cpus: int | None = Field(default=None, ge=1, le=1024)
     http_port: int = Field(default=8000, ge=1, le=65535)
     dashboard_port: int = Field(default=8265, ge=1, le=65535)
 
@@ -89,6 +93,16 @@ class Settings(BaseSettings):
     otel_service_name: str = "liftos"
 
     module_request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    # Causal module. Uploads are parsed in the replica, so their size is bounded here.
+    causal_max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, le=1024**3)
+    # Ray resources of one fit task (NUTS uses one core per chain when chains run in parallel)
+    # and of each Ray Tune trial when variants are compared.
+    causal_fit_num_cpus: float = Field(default=1.0, gt=0, le=64)
+    causal_trial_num_cpus: float = Field(default=1.0, gt=0, le=64)
+    causal_fit_retries: int = Field(default=2, ge=0, le=10)
+    # XLA host devices in a fit worker: one per chain lets NUTS run the chains in parallel.
+    causal_xla_host_devices: int = Field(default=4, ge=1, le=64)
 
     @field_validator("jwt_keys", mode="before")
     @classmethod

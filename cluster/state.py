@@ -23,7 +23,17 @@ import redis.asyncio as aioredis
 log = logging.getLogger(__name__)
 
 # Tables whose rows the application may change; the audit log is insert-only by design.
-_APP_TABLES_DML = ("orgs", "users", "refresh_tokens", "api_keys", "modules")
+_APP_TABLES_DML = (
+    "orgs",
+    "users",
+    "refresh_tokens",
+    "api_keys",
+    "modules",
+    "causal_datasets",
+    "causal_jobs",
+    "causal_models",
+    "causal_artifacts",
+)
 _APP_TABLES_APPEND_ONLY = ("audit_log",)
 _MIGRATION_LOCK_KEY = 0x4C494654  # "LIFT": one migrator at a time across replicas
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

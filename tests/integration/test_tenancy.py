@@ -98,7 +98,9 @@ async def test_rls_is_enabled_and_forced_on_every_table_with_org_id(stack: Stack
     finally:
         await conn.close()
     tables = {r["relname"]: (r["relrowsecurity"], r["relforcerowsecurity"]) for r in rows}
-    assert {"users", "api_keys", "refresh_tokens", "modules", "audit_log"} <= set(tables)
+    expected = {"users", "api_keys", "refresh_tokens", "modules", "audit_log"}
+    expected |= {"causal_datasets", "causal_jobs", "causal_models", "causal_artifacts"}
+    assert expected <= set(tables)
     assert all(flags == (True, True) for flags in tables.values()), tables
 
 

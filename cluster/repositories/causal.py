@@ -1,0 +1,351 @@
+"""Storage of the causal module: datasets, fit jobs, fitted models and their artifacts.
+
+Every function takes the tenant explicitly and runs inside ``Database.tenant``; another org's
+row is simply not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cluster.state import Database
+
+
+@dataclass(frozen=True)
+class DatasetRow:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    source: str
+    frequency: str
+    summary: dict[str, Any]
+    content_sha256: str
+    created_by: uuid.UUID
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    kind: str
+    dataset_id: uuid.UUID | None
+    request: dict[str, Any]
+    fingerprint: str
+    status: str
+    stage: str
+    progress: float
+    attempts: int
+    error: str | None
+    model_id: uuid.UUID | None
+    created_by: uuid.UUID
+    created_at: datetime
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    dataset_id: uuid.UUID | None
+    job_id: uuid.UUID | None
+    fingerprint: str
+    request: dict[str, Any]
+    spec: dict[str, Any]
+    result: dict[str, Any]
+    converged: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    content_type: str
+    content: bytes
+
+
+_DATASET_COLUMNS = (
+    "id, org_id, name, source, frequency, summary, content_sha256, created_by, created_at"
+)
+_JOB_COLUMNS = (
+    "id, org_id, kind, dataset_id, request, fingerprint, status, stage, progress, attempts, "
+    "error, model_id, created_by, created_at, started_at, heartbeat_at, finished_at"
+)
+_MODEL_COLUMNS = (
+    "id, org_id, dataset_id, job_id, fingerprint, request, spec, result, converged, created_at"
+)
+
+
+# --- datasets -------------------------------------------------------------------------------
+
+
+async def create_dataset(
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    name: str,
+    source: str,
+    frequency: str,
+    summary: dict[str, Any],
+    content: bytes,
+    content_sha256: str,
+    created_by: uuid.UUID,
+) -> DatasetRow:
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(
+            "INSERT INTO causal_datasets (id, org_id, name, source, frequency, summary, content, "
+            "content_sha256, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            f"RETURNING {_DATASET_COLUMNS}",
+            uuid.uuid4(),
+            org_id,
+            name,
+            source,
+            frequency,
+            summary,
+            content,
+            content_sha256,
+            created_by,
+        )
+    return DatasetRow(**dict(row))
+
+
+async def list_datasets(
+    db: Database, *, org_id: uuid.UUID, limit: int = 100, offset: int = 0
+) -> list[DatasetRow]:
+    async with db.tenant(org_id) as conn:
+        rows = await conn.fetch(
+            f"SELECT {_DATASET_COLUMNS} FROM causal_datasets "
+            "ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
+            limit,
+            offset,
+        )
+    return [DatasetRow(**dict(r)) for r in rows]
+
+
+async def get_dataset(
+    db: Database, *, org_id: uuid.UUID, dataset_id: uuid.UUID
+) -> DatasetRow | None:
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(
+            f"SELECT {_DATASET_COLUMNS} FROM causal_datasets WHERE id = $1", dataset_id
+        )
+    return DatasetRow(**dict(row)) if row else None
+
+
+async def get_dataset_content(
+    db: Database, *, org_id: uuid.UUID, dataset_id: uuid.UUID
+) -> tuple[DatasetRow, bytes] | None:
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(
+            f"SELECT {_DATASET_COLUMNS}, content FROM causal_datasets WHERE id = $1", dataset_id
+        )
+    if row is None:
+        return None
+    fields = dict(row)
+    content: bytes = fields.pop("content")
+    return DatasetRow(**fields), content
+
+
+async def delete_dataset(db: Database, *, org_id: uuid.UUID, dataset_id: uuid.UUID) -> bool:
+    async with db.tenant(org_id) as conn:
+        status: str = await conn.execute("DELETE FROM causal_datasets WHERE id = $1", dataset_id)
+    return status == "DELETE 1"
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+async def create_job(
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    kind: str,
+    dataset_id: uuid.UUID,
+    request: dict[str, Any],
+    fingerprint: str,
+    created_by: uuid.UUID,
+) -> JobRow:
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(
+            "INSERT INTO causal_jobs (id, org_id, kind, dataset_id, request, fingerprint, "
+            f"created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_JOB_COLUMNS}",
+            uuid.uuid4(),
+            org_id,
+            kind,
+            dataset_id,
+            request,
+            fingerprint,
+            created_by,
+        )
+    return JobRow(**dict(row))
+
+
+async def get_job(db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID) -> JobRow | None:
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(f"SELECT {_JOB_COLUMNS} FROM causal_jobs WHERE id = $1", job_id)
+    return JobRow(**dict(row)) if row else None
+
+
+async def list_jobs(
+    db: Database, *, org_id: uuid.UUID, limit: int = 100, offset: int = 0
+) -> list[JobRow]:
+    async with db.tenant(org_id) as conn:
+        rows = await conn.fetch(
+            f"SELECT {_JOB_COLUMNS} FROM causal_jobs ORDER BY created_at DESC, id "
+            "LIMIT $1 OFFSET $2",
+            limit,
+            offset,
+        )
+    return [JobRow(**dict(r)) for r in rows]
+
+
+async def start_job(db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID) -> JobRow | None:
+    """Mark a job running for one more attempt; ``None`` if it is gone or already finished."""
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(
+            "UPDATE causal_jobs SET status = 'running', stage = 'starting', progress = 0, "
+            "attempts = attempts + 1, started_at = coalesce(started_at, now()), "
+            "heartbeat_at = now(), error = NULL "
+            f"WHERE id = $1 AND status IN ('queued', 'running') RETURNING {_JOB_COLUMNS}",
+            job_id,
+        )
+    return JobRow(**dict(row)) if row else None
+
+
+async def report_progress(
+    db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID, stage: str, progress: float
+) -> None:
+    async with db.tenant(org_id) as conn:
+        await conn.execute(
+            "UPDATE causal_jobs SET stage = $2, progress = greatest(0, least(1, $3)), "
+            "heartbeat_at = now() WHERE id = $1 AND status = 'running'",
+            job_id,
+            stage[:100],
+            progress,
+        )
+
+
+async def fail_job(db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID, error: str) -> None:
+    async with db.tenant(org_id) as conn:
+        await conn.execute(
+            "UPDATE causal_jobs SET status = 'failed', stage = 'failed', error = $2, "
+            "finished_at = now() WHERE id = $1 AND status <> 'succeeded'",
+            job_id,
+            error[:4000],
+        )
+
+
+async def complete_job(
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    job_id: uuid.UUID,
+    dataset_id: uuid.UUID | None,
+    fingerprint: str,
+    request: dict[str, Any],
+    spec: dict[str, Any],
+    result: dict[str, Any],
+    converged: bool,
+    artifacts: Sequence[Artifact],
+) -> uuid.UUID:
+    """Store the model and its artifacts and finish the job, in one transaction: a job is never
+    ``succeeded`` without its model, nor a model stored for a job that failed."""
+    model_id = uuid.uuid4()
+    async with db.tenant(org_id) as conn:
+        await conn.execute(
+            "INSERT INTO causal_models (id, org_id, dataset_id, job_id, fingerprint, request, "
+            "spec, result, converged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            model_id,
+            org_id,
+            dataset_id,
+            job_id,
+            fingerprint,
+            request,
+            spec,
+            result,
+            converged,
+        )
+        await conn.executemany(
+            "INSERT INTO causal_artifacts (model_id, org_id, name, content_type, content) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            [(model_id, org_id, a.name, a.content_type, a.content) for a in artifacts],
+        )
+        await conn.execute(
+            "UPDATE causal_jobs SET status = 'succeeded', stage = 'done', progress = 1, "
+            "model_id = $2, finished_at = now(), heartbeat_at = now() WHERE id = $1",
+            job_id,
+            model_id,
+        )
+    return model_id
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+async def get_model(db: Database, *, org_id: uuid.UUID, model_id: uuid.UUID) -> ModelRow | None:
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(
+            f"SELECT {_MODEL_COLUMNS} FROM causal_models WHERE id = $1", model_id
+        )
+    return ModelRow(**dict(row)) if row else None
+
+
+async def list_models(
+    db: Database, *, org_id: uuid.UUID, limit: int = 100, offset: int = 0
+) -> list[ModelRow]:
+    async with db.tenant(org_id) as conn:
+        rows = await conn.fetch(
+            f"SELECT {_MODEL_COLUMNS} FROM causal_models ORDER BY created_at DESC, id "
+            "LIMIT $1 OFFSET $2",
+            limit,
+            offset,
+        )
+    return [ModelRow(**dict(r)) for r in rows]
+
+
+async def find_model_by_fingerprint(
+    db: Database, *, org_id: uuid.UUID, fingerprint: str
+) -> ModelRow | None:
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(
+            f"SELECT {_MODEL_COLUMNS} FROM causal_models WHERE fingerprint = $1 "
+            "ORDER BY created_at DESC LIMIT 1",
+            fingerprint,
+        )
+    return ModelRow(**dict(row)) if row else None
+
+
+async def get_artifact(
+    db: Database, *, org_id: uuid.UUID, model_id: uuid.UUID, name: str
+) -> Artifact | None:
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(
+            "SELECT name, content_type, content FROM causal_artifacts "
+            "WHERE model_id = $1 AND name = $2",
+            model_id,
+            name,
+        )
+    return Artifact(**dict(row)) if row else None
+
+
+async def delete_model(db: Database, *, org_id: uuid.UUID, model_id: uuid.UUID) -> bool:
+    async with db.tenant(org_id) as conn:
+        status: str = await conn.execute("DELETE FROM causal_models WHERE id = $1", model_id)
+    return status == "DELETE 1"
+
+
+async def requeue_job(db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    """Put a failed job back in the queue (a backfill's retry); its attempts count on."""
+    async with db.tenant(org_id) as conn:
+        status: str = await conn.execute(
+            "UPDATE causal_jobs SET status = 'queued', stage = 'queued', progress = 0, "
+            "finished_at = NULL WHERE id = $1 AND status = 'failed'",
+            job_id,
+        )
+    return status == "UPDATE 1"

@@ -1,0 +1,1 @@
+"""The causal module's Serve application: datasets, MMM fits as Ray tasks, answers, reports."""

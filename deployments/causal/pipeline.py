@@ -1,0 +1,292 @@
+"""One analysis job, from stored dataset bytes to stored answers: no Ray, no HTTP, no database.
+
+The Ray task in ``deployments.causal.tasks`` wraps this with storage and progress reporting;
+tests call it directly. Variant search is passed in (Ray Tune in production) so that this module
+stays runnable anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from cluster.repositories.causal import Artifact
+from deployments.causal.schemas import AnalyzeRequest, DateRange, VariantSearchIn
+from engine.calendar import calendar_controls
+from engine.causal.analysis import analyze
+from engine.causal.data import DataError, MMMData
+from engine.causal.inference import FitConfig, fit
+from engine.causal.ingest import (
+    CanonicalDataset,
+    LiftTestInput,
+    ModelInput,
+    from_parquet,
+    parse_date_range,
+    to_model_input,
+)
+from engine.causal.persist import dump_posterior, spec_to_dict
+from engine.causal.report import render_charts, render_html
+from engine.causal.spec import ModelSpec, RoasPrior
+
+ProgressFn = Callable[[str, float], None]
+
+# Periods per year, for the Fourier seasonality of each data frequency.
+SEASONALITY_PERIOD = {"weekly": 52.18, "daily": 365.25}
+POSTERIOR_ARTIFACT = "posterior.npz"
+REPORT_ARTIFACT = "report.html"
+
+
+@dataclass(frozen=True)
+class VariantScore:
+    """One candidate of a variant search and how well it predicted the held-out periods."""
+
+    label: str
+    spec: ModelSpec
+    holdout_mape: float
+    max_rhat: float
+    converged: bool
+
+
+class VariantSearcher(Protocol):
+    def __call__(
+        self, data: MMMData, candidates: Sequence[tuple[str, ModelSpec]], config: FitConfig
+    ) -> list[VariantScore]: ...
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    spec: dict[str, Any]
+    result: dict[str, Any]
+    converged: bool
+    artifacts: tuple[Artifact, ...]
+
+
+def default_holdout(periods: int) -> int:
+    """A tenth of the periods, at most a quarter of a year of weeks: enough to score, little
+    enough that the fit keeps the recent data it needs."""
+    return min(13, periods // 10)
+
+
+def model_input(dataset: CanonicalDataset, request: AnalyzeRequest) -> ModelInput:
+    """The request applied to the dataset; every problem is a DataError naming the field."""
+    start: date | None = None
+    end: date | None = None
+    if isinstance(request.date_range, DateRange):
+        start, end = request.date_range.start, request.date_range.end
+    elif isinstance(request.date_range, str):
+        start, end = parse_date_range(request.date_range)
+    extra = None
+    if request.calendar_controls:
+        dates = _selected_dates(dataset, start, end)
+        if not dates:
+            raise DataError(
+                "date_range",
+                f"{start}..{end} holds no periods; the data covers {dataset.start}..{dataset.end}",
+            )
+        # A CalendarError is a DataError naming country/subdivision.
+        extra = calendar_controls(
+            dates, dataset.frequency, country=request.country, subdivision=request.subdivision
+        )
+    return to_model_input(
+        dataset,
+        channels=request.channels,
+        kpi=request.kpi,
+        controls=request.controls,
+        start=start,
+        end=end,
+        lift_tests=[
+            LiftTestInput(
+                channel=t.channel,
+                start=t.start,
+                end=t.end,
+                incremental_kpi=t.incremental_kpi,
+                standard_error=t.standard_error,
+            )
+            for t in request.lift_tests
+        ],
+        extra_controls=extra,
+    )
+
+
+def _selected_dates(dataset: CanonicalDataset, start: date | None, end: date | None) -> list[date]:
+    dates = sorted(set(dataset.frame["date"].to_list()))
+    return [d for d in dates if (start is None or d >= start) and (end is None or d <= end)]
+
+
+def build_spec(request: AnalyzeRequest, frequency: str, periods: int) -> ModelSpec:
+    options = request.spec
+    holdout = options.holdout_periods
+    if holdout is None:
+        holdout = default_holdout(periods)
+    try:
+        return ModelSpec(
+            adstock=options.adstock,
+            max_lag=options.max_lag,
+            saturation=options.saturation,
+            roas_prior=RoasPrior(options.roas_prior.median, options.roas_prior.spread),
+            channel_roas_priors={
+                name: RoasPrior(p.median, p.spread)
+                for name, p in options.channel_roas_priors.items()
+            },
+            trend=options.trend,
+            seasonality_order=options.seasonality_order,
+            seasonality_period=SEASONALITY_PERIOD[frequency],
+            holdout_periods=holdout,
+        )
+    except ValueError as exc:
+        raise DataError("spec", str(exc)) from exc
+
+
+def search_candidates(base: ModelSpec, search: VariantSearchIn) -> list[tuple[str, ModelSpec]]:
+    return [
+        (
+            f"{adstock}+{saturation}, ROAS prior {median:g}",
+            dataclasses.replace(
+                base,
+                adstock=adstock,
+                saturation=saturation,
+                roas_prior=RoasPrior(median, base.roas_prior.spread),
+                holdout_periods=search.holdout_periods,
+            ),
+        )
+        for adstock in dict.fromkeys(search.adstocks)
+        for saturation in dict.fromkeys(search.saturations)
+        for median in dict.fromkeys(search.roas_prior_medians)
+    ]
+
+
+def run_analysis(
+    content: bytes,
+    request: AnalyzeRequest,
+    *,
+    progress: ProgressFn,
+    searcher: VariantSearcher | None = None,
+    title: str = "Marketing-mix model",
+) -> AnalysisOutcome:
+    progress("preparing", 0.01)
+    dataset = from_parquet(content)
+    prepared = model_input(dataset, request)
+    data = prepared.data
+    spec = build_spec(request, prepared.frequency, data.periods)
+    for channel in spec.channel_roas_priors:
+        if channel not in data.channels:
+            raise DataError("spec.channel_roas_priors", f"unknown channel {channel!r}")
+    config = FitConfig(
+        chains=request.fit.chains,
+        warmup=request.fit.warmup,
+        samples=request.fit.samples,
+        seed=request.fit.seed,
+        target_accept=request.fit.target_accept,
+    )
+
+    search_table: list[dict[str, Any]] | None = None
+    fit_start = 0.05
+    if request.search is not None:
+        if searcher is None:
+            raise RuntimeError("variant search requested but no searcher is configured")
+        if data.periods - request.search.holdout_periods < 4 * len(data.channels) + 8:
+            raise DataError(
+                "search.holdout_periods", "leaves too few periods to fit; use a shorter holdout"
+            )
+        progress("comparing variants", 0.05)
+        scores = searcher(
+            data,
+            search_candidates(spec, request.search),
+            FitConfig(
+                chains=request.search.chains,
+                warmup=request.search.warmup,
+                samples=request.search.samples,
+                seed=request.fit.seed,
+                target_accept=request.fit.target_accept,
+            ),
+        )
+        ranked = sorted(scores, key=lambda s: (not s.converged, _finite(s.holdout_mape)))
+        best = ranked[0].spec
+        spec = dataclasses.replace(best, holdout_periods=spec.holdout_periods)
+        search_table = [
+            {
+                "variant": s.label,
+                "holdout_mape": _finite_or_none(s.holdout_mape),
+                "max_rhat": _finite_or_none(s.max_rhat),
+                "converged": s.converged,
+                "chosen": s is ranked[0],
+            }
+            for s in scores
+        ]
+        fit_start = 0.45
+
+    def fit_progress(stage: str, fraction: float) -> None:
+        progress(stage, fit_start + (0.9 - fit_start) * fraction)
+
+    result = fit(data, spec, config, progress=fit_progress)
+    progress("summarising", 0.9)
+    analysis = analyze(result, data, dates=prepared.dates, attributed=prepared.attributed)
+    charts = render_charts(analysis)
+    report = render_html(analysis, title=title, charts=charts)
+    progress("storing", 0.97)
+    outcome = {
+        "incremental_roas": {
+            r.channel: {"mean": r.mean, "median": r.median, "lower": r.lower, "upper": r.upper}
+            for r in result.roas
+        },
+        "diagnostics": jsonable(result.diagnostics),
+        "data": {
+            "kpi": prepared.kpi,
+            "frequency": prepared.frequency,
+            "start": prepared.dates[0].isoformat(),
+            "end": prepared.dates[-1].isoformat(),
+            "periods": data.periods,
+            "fit_periods": result.fit_periods,
+            "channels": list(data.channels),
+            "controls": list(data.control_names),
+            "lift_tests": len(data.lift_tests),
+        },
+        "analysis": jsonable(analysis),
+        "variant_search": search_table,
+    }
+    artifacts = [Artifact(name, "image/png", png) for name, png in charts.items()]
+    artifacts.append(Artifact(REPORT_ARTIFACT, "text/html; charset=utf-8", report.encode()))
+    artifacts.append(Artifact(POSTERIOR_ARTIFACT, "application/x-npz", dump_posterior(result)))
+    return AnalysisOutcome(
+        spec=spec_to_dict(spec),
+        result=outcome,
+        converged=result.diagnostics.converged,
+        artifacts=tuple(artifacts),
+    )
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else math.inf
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, dates, tuples and numpy values as plain JSON types; non-finite floats as
+    ``None`` (JSON has no NaN)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (np.floating, float)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value

@@ -1,0 +1,245 @@
+"""Request and response bodies of the causal API (storage rows live in cluster.repositories)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+ChannelName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$", min_length=1, max_length=40)
+]
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- datasets -------------------------------------------------------------------------------
+
+
+class DatasetRowsRequest(_Request):
+    """A dataset sent as JSON rows in the canonical shape (see docs/causal-data.md)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    rows: list[dict[str, Any]] = Field(min_length=1, max_length=200_000)
+
+
+class DatasetOut(_Response):
+    id: uuid.UUID
+    name: str
+    source: str
+    frequency: Literal["daily", "weekly"]
+    summary: dict[str, Any]
+    content_sha256: str
+    created_at: datetime
+
+
+class DatasetList(_Response):
+    items: list[DatasetOut]
+
+
+# --- analysis -------------------------------------------------------------------------------
+
+
+class DateRange(_Request):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class RoasPriorIn(_Request):
+    median: float = Field(gt=0, le=1e6, description="prior median ROAS (KPI per unit spent)")
+    spread: float = Field(
+        default=2.5, gt=1, le=100, description="multiplicative spread: ~2/3 of mass in m/s..m*s"
+    )
+
+
+class ModelSpecIn(_Request):
+    """The model's choices; defaults suit weekly data. See engine.causal.spec.ModelSpec."""
+
+    adstock: Literal["geometric", "weibull"] = "geometric"
+    max_lag: int = Field(default=8, ge=1, le=52)
+    saturation: Literal["hill", "logistic"] = "hill"
+    roas_prior: RoasPriorIn = RoasPriorIn(median=1.0)
+    channel_roas_priors: dict[ChannelName, RoasPriorIn] = Field(default_factory=dict)
+    trend: bool = True
+    seasonality_order: int = Field(default=2, ge=0, le=10)
+    holdout_periods: int | None = Field(
+        default=None,
+        ge=0,
+        le=520,
+        description="periods held out to score out-of-sample error; default 10 % (max 13)",
+    )
+
+
+class FitIn(_Request):
+    chains: int = Field(default=4, ge=1, le=8)
+    warmup: int = Field(default=1000, ge=20, le=10_000)
+    samples: int = Field(default=1000, ge=20, le=10_000)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    target_accept: float = Field(default=0.85, ge=0.5, le=0.99)
+
+
+class LiftTestIn(_Request):
+    """An experiment: the channel's measured incremental KPI over ``start..end`` (inclusive)."""
+
+    channel: ChannelName
+    start: date
+    end: date
+    incremental_kpi: float = Field(ge=-1e12, le=1e12)
+    standard_error: float = Field(gt=0, le=1e12)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LiftTestIn:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class VariantSearchIn(_Request):
+    """Compare model variants with Ray Tune by out-of-sample error and keep the best."""
+
+    adstocks: list[Literal["geometric", "weibull"]] = Field(
+        default=["geometric", "weibull"], min_length=1, max_length=2
+    )
+    saturations: list[Literal["hill", "logistic"]] = Field(
+        default=["hill", "logistic"], min_length=1, max_length=2
+    )
+    roas_prior_medians: list[float] = Field(
+        default=[1.0], min_length=1, max_length=5, description="ROAS prior sets to compare"
+    )
+    holdout_periods: int = Field(default=13, ge=4, le=104)
+    warmup: int = Field(default=300, ge=20, le=5000)
+    samples: int = Field(default=300, ge=20, le=5000)
+    chains: int = Field(default=2, ge=1, le=8)
+
+
+class AnalyzeRequest(_Request):
+    dataset_id: uuid.UUID
+    channels: list[ChannelName] | None = Field(
+        default=None, min_length=1, max_length=50, description="default: every spend channel"
+    )
+    date_range: str | DateRange | None = Field(
+        default=None,
+        description='"2024", "2024-Q1", "2024-H2", "2024-03" or {"start", "end"}; default: all',
+    )
+    model_type: Literal["bayesian_structural"] = "bayesian_structural"
+    kpi: Literal["revenue", "conversions"] = "revenue"
+    controls: list[ColumnName] | None = Field(
+        default=None,
+        max_length=50,
+        description="default: every numeric column that is neither a channel nor the KPI",
+    )
+    calendar_controls: bool = Field(
+        default=True, description="add holiday and retail-event controls from the calendar"
+    )
+    country: str = Field(default="US", pattern=r"^[A-Z]{2,3}$")
+    subdivision: str | None = Field(default=None, min_length=1, max_length=10)
+    lift_tests: list[LiftTestIn] = Field(default_factory=list, max_length=100)
+    spec: ModelSpecIn = ModelSpecIn()
+    fit: FitIn = FitIn()
+    search: VariantSearchIn | None = Field(
+        default=None, description="compare variants first (Ray Tune) and fit the best one"
+    )
+
+    @model_validator(mode="after")
+    def _short_date_range(self) -> AnalyzeRequest:
+        if isinstance(self.date_range, str) and len(self.date_range) > 20:
+            raise ValueError("date_range: expected a period such as 2024-Q1")
+        return self
+
+
+class JobOut(_Response):
+    id: uuid.UUID
+    kind: str
+    dataset_id: uuid.UUID | None
+    status: Literal["queued", "running", "succeeded", "failed"]
+    stage: str
+    progress: float
+    attempts: int
+    error: str | None
+    model_id: uuid.UUID | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobAccepted(_Response):
+    job_id: uuid.UUID
+    status: str
+    status_url: str
+
+
+class JobList(_Response):
+    items: list[JobOut]
+
+
+class Interval(_Response):
+    mean: float
+    median: float
+    lower: float
+    upper: float
+
+
+class ModelOut(_Response):
+    id: uuid.UUID
+    dataset_id: uuid.UUID | None
+    job_id: uuid.UUID | None
+    created_at: datetime
+    converged: bool
+    request: dict[str, Any]
+    spec: dict[str, Any]
+    incremental_roas: dict[str, Interval]
+    diagnostics: dict[str, Any]
+    result: dict[str, Any] = Field(description="every answer of the fit (see the docs)")
+    charts: list[str]
+    report_url: str
+
+
+class ModelSummary(_Response):
+    id: uuid.UUID
+    dataset_id: uuid.UUID | None
+    created_at: datetime
+    converged: bool
+    incremental_roas: dict[str, Interval]
+
+
+class ModelList(_Response):
+    items: list[ModelSummary]
+
+
+# --- budget -----------------------------------------------------------------------------------
+
+
+class Bounds(_Request):
+    min: float = Field(default=0.0, ge=0)
+    max: float | None = Field(default=None, ge=0)
+
+
+class OptimizeRequest(_Request):
+    model_id: uuid.UUID
+    total_budget: float = Field(gt=0, le=1e13, description="spend over the horizon, all channels")
+    horizon_periods: int = Field(default=13, ge=1, le=520)
+    bounds: dict[ChannelName, Bounds] = Field(default_factory=dict)
+    locked: dict[ChannelName, float] = Field(
+        default_factory=dict, description="channels held at this spend over the horizon"
+    )
+    current: dict[ChannelName, float] | None = Field(
+        default=None, description="current plan over the horizon; default: recent average spend"
+    )
+    risk_quantile: float | None = Field(
+        default=None, gt=0, lt=0.5, description="maximise this posterior quantile instead"
+    )

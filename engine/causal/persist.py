@@ -1,0 +1,96 @@
+"""What a fitted model keeps after its fit: the spec as JSON and the posterior draws that the
+answers computed later (budget optimisation) need, in a compact archive.
+
+Per-period draws (``media``, ``mu``) are left out: they are large (draws x periods x channels)
+and everything stored about them was summarised at fit time.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from engine.causal.data import DataError
+from engine.causal.inference import ChannelRoas, Diagnostics, FitResult
+from engine.causal.spec import ModelSpec, RoasPrior
+
+_PER_PERIOD = frozenset({"media", "mu", "geo_media"})
+
+
+def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "adstock": spec.adstock,
+        "max_lag": spec.max_lag,
+        "saturation": spec.saturation,
+        "roas_prior": {"median": spec.roas_prior.median, "spread": spec.roas_prior.spread},
+        "channel_roas_priors": {
+            name: {"median": p.median, "spread": p.spread}
+            for name, p in spec.channel_roas_priors.items()
+        },
+        "trend": spec.trend,
+        "seasonality_order": spec.seasonality_order,
+        "seasonality_period": spec.seasonality_period,
+        "holdout_periods": spec.holdout_periods,
+    }
+
+
+def spec_from_dict(values: Mapping[str, Any]) -> ModelSpec:
+    known = set(spec_to_dict(ModelSpec()))
+    fields = {k: v for k, v in values.items() if k in known}
+    if "roas_prior" in fields:
+        fields["roas_prior"] = RoasPrior(**fields["roas_prior"])
+    if "channel_roas_priors" in fields:
+        fields["channel_roas_priors"] = {
+            name: RoasPrior(**p) for name, p in fields["channel_roas_priors"].items()
+        }
+    try:
+        return ModelSpec(**fields)
+    except ValueError as exc:
+        raise DataError("spec", str(exc)) from exc
+
+
+def dump_posterior(result: FitResult) -> bytes:
+    """The per-channel and scalar draws (float32) plus the scales, as one ``.npz``."""
+    arrays: dict[str, Any] = {
+        f"sample__{name}": values.astype(np.float32)
+        for name, values in result.samples.items()
+        if name not in _PER_PERIOD
+    }
+    arrays |= {
+        "channels": np.asarray(result.channels),
+        "channel_scale": result.channel_scale,
+        "kpi_scale": np.asarray(result.kpi_scale),
+        "fit_periods": np.asarray(result.fit_periods),
+    }
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def load_posterior(
+    content: bytes,
+    *,
+    spec: ModelSpec,
+    roas: tuple[ChannelRoas, ...],
+    diagnostics: Diagnostics,
+) -> FitResult:
+    """A :class:`FitResult` without per-period draws, enough for response-based answers."""
+    with np.load(io.BytesIO(content), allow_pickle=False) as archive:
+        samples = {
+            key.removeprefix("sample__"): archive[key].astype(np.float64)
+            for key in archive.files
+            if key.startswith("sample__")
+        }
+        return FitResult(
+            spec=spec,
+            channels=tuple(str(c) for c in archive["channels"]),
+            roas=roas,
+            diagnostics=diagnostics,
+            samples=samples,
+            channel_scale=archive["channel_scale"].astype(np.float64),
+            kpi_scale=float(archive["kpi_scale"]),
+            fit_periods=int(archive["fit_periods"]),
+        )
