@@ -124,6 +124,11 @@ def build_spec(request: AnalyzeRequest, frequency: str, periods: int) -> ModelSp
     holdout = options.holdout_periods
     if holdout is None:
         holdout = default_holdout(periods)
+    if holdout > periods // 2:
+        raise DataError(
+            "spec.holdout_periods",
+            f"{holdout} of {periods} periods held out; hold out at most half of them",
+        )
     try:
         return ModelSpec(
             adstock=options.adstock,

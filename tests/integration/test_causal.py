@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from engine.causal.simulate import simulate
-from tests.integration.conftest import Tenant, add_user
+from tests.integration.conftest import Stack, Tenant, add_user
 
 pytestmark = pytest.mark.integration
 
@@ -401,3 +401,73 @@ def test_calendar_dimension_endpoint(client: httpx.Client, tenant: Tenant) -> No
         response = client.get(f"{BASE}/eda/calendar-dimension", headers=tenant.auth, params=params)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["error"]["field"] == field, (params, response.json())
+
+
+def test_import_platform_exports_with_own_kpi(client: httpx.Client, tenant: Tenant) -> None:
+    rng = np.random.default_rng(1)
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(40)]
+    google = ["Campaign report", '"January 1, 2024 - February 9, 2024"']
+    google.append("Day,Campaign,Currency code,Cost,Conversions,Conv. value")
+    meta = [
+        "Reporting starts,Reporting ends,Campaign name,Day,Amount spent (USD),"
+        "Purchases,Purchases conversion value"
+    ]
+    kpi = ["date,revenue"]
+    for day in days:
+        cost = rng.uniform(500, 1500)
+        google.append(f'{day},Brand,USD,"{cost:,.2f}",3,"{3 * cost:,.2f}"')
+        spent = rng.uniform(200, 800)
+        meta.append(f"2024-01-01,2024-02-09,Prospecting,{day},{spent:.2f},2,{2.5 * spent:.2f}")
+        kpi.append(f"{day},{rng.uniform(5000, 9000):.2f}")
+    response = client.post(
+        f"{BASE}/datasets/import",
+        headers=tenant.auth,
+        files={
+            "google_ads": ("google.csv", "\n".join(google).encode(), "text/csv"),
+            "meta": ("meta.csv", "\n".join(meta).encode(), "text/csv"),
+            "kpi": ("revenue.csv", "\n".join(kpi).encode(), "text/csv"),
+        },
+        data={"name": "from platforms"},
+    )
+    assert response.status_code == 201, response.text
+    dataset = response.json()
+    assert dataset["source"] == "import"
+    assert dataset["frequency"] == "daily"
+    summary = str(dataset["summary"])
+    assert "google_ads" in summary
+    assert "meta" in summary
+
+    without_kpi = client.post(
+        f"{BASE}/datasets/import",
+        headers=tenant.auth,
+        files={"meta": ("meta.csv", "\n".join(meta).encode(), "text/csv")},
+    )
+    assert without_kpi.status_code == 422
+    assert without_kpi.json()["error"]["field"] == "kpi"
+
+
+def test_backfill_job_fits_each_dataset_once_and_skips_on_rerun(
+    client: httpx.Client, stack: Stack
+) -> None:
+    import asyncio
+    import json
+
+    from jobs import mmm_backfill
+    from tests.integration.conftest import signup
+
+    tenants = [signup(client, prefix="brand"), signup(client, prefix="brand")]
+    for tenant in tenants:
+        assert upload(client, tenant, weekly_frame(seed=11)).status_code == 201
+    template = stack.modules_dir / "backfill-request.json"
+    template.write_text(json.dumps({"fit": QUICK_FIT, "calendar_controls": False}))
+    argv = [arg for t in tenants for arg in ("--org", t.org_id)]
+    argv += ["--request", str(template), "--concurrency", "2"]
+
+    settings = stack.settings.model_copy(update={"database_url": stack.urls.database_url})
+    first = asyncio.run(mmm_backfill.run(mmm_backfill.parse_args(argv), settings))
+    assert sorted(item.status for item in first) == ["fitted", "fitted"]
+    second = asyncio.run(mmm_backfill.run(mmm_backfill.parse_args(argv), settings))
+    assert sorted(item.status for item in second) == ["skipped", "skipped"]
+    for tenant in tenants:
+        models = client.get(f"{BASE}/models", headers=tenant.auth).json()["items"]
+        assert len(models) == 1
