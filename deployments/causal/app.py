@@ -426,7 +426,7 @@ def _check_request(content: bytes, body: AnalyzeRequest) -> None:
     from deployments.causal.pipeline import build_spec, model_input
     from engine.causal.ingest import from_parquet
 
-    prepared = model_input(from_parquet(content), body)
+    prepared = model_input(from_parquet(content), body).national
     build_spec(body, prepared.frequency, prepared.data.periods)
     for channel in body.spec.channel_roas_priors:
         if channel not in prepared.data.channels:
@@ -594,6 +594,12 @@ async def optimize(
 
 
 def _optimize(row: repo.ModelRow, posterior: bytes, body: OptimizeRequest) -> Any:
+    if row.result["data"].get("geos"):
+        raise DataError(
+            "model_id",
+            "budget optimisation works on a national model; this one was fitted per geo "
+            "(fit the dataset without geo_hierarchy to optimise its national budget)",
+        )
     spec = spec_from_dict(row.spec)
     roas = tuple(
         ChannelRoas(channel=name, incremental_kpi=float("nan"), **values)

@@ -20,7 +20,8 @@ from cluster.repositories.causal import Artifact
 from deployments.causal.schemas import AnalyzeRequest, DateRange, VariantSearchIn
 from engine.calendar import calendar_controls
 from engine.causal.analysis import analyze
-from engine.causal.data import DataError, MMMData
+from engine.causal.calibration import with_spend_slack
+from engine.causal.data import DataError, GeoMMMData, MMMData
 from engine.causal.inference import FitConfig, fit
 from engine.causal.ingest import (
     CanonicalDataset,
@@ -28,6 +29,7 @@ from engine.causal.ingest import (
     ModelInput,
     from_parquet,
     parse_date_range,
+    to_geo_panel,
     to_model_input,
 )
 from engine.causal.persist import dump_posterior, spec_to_dict
@@ -55,7 +57,10 @@ class VariantScore:
 
 class VariantSearcher(Protocol):
     def __call__(
-        self, data: MMMData, candidates: Sequence[tuple[str, ModelSpec]], config: FitConfig
+        self,
+        data: MMMData | GeoMMMData,
+        candidates: Sequence[tuple[str, ModelSpec]],
+        config: FitConfig,
     ) -> list[VariantScore]: ...
 
 
@@ -73,14 +78,30 @@ def default_holdout(periods: int) -> int:
     return min(13, periods // 10)
 
 
-def model_input(dataset: CanonicalDataset, request: AnalyzeRequest) -> ModelInput:
-    """The request applied to the dataset; every problem is a DataError naming the field."""
-    start: date | None = None
-    end: date | None = None
+@dataclass(frozen=True)
+class PreparedInput:
+    """What a fit consumes: the national model input (dates, attributions, national data) and,
+    when the request asks for the geo hierarchy, the geo panel to fit instead."""
+
+    national: ModelInput
+    geo: GeoMMMData | None
+
+    @property
+    def data(self) -> MMMData | GeoMMMData:
+        return self.geo if self.geo is not None else self.national.data
+
+
+def _requested_range(request: AnalyzeRequest) -> tuple[date | None, date | None]:
     if isinstance(request.date_range, DateRange):
-        start, end = request.date_range.start, request.date_range.end
-    elif isinstance(request.date_range, str):
-        start, end = parse_date_range(request.date_range)
+        return request.date_range.start, request.date_range.end
+    if isinstance(request.date_range, str):
+        return parse_date_range(request.date_range)
+    return None, None
+
+
+def model_input(dataset: CanonicalDataset, request: AnalyzeRequest) -> PreparedInput:
+    """The request applied to the dataset; every problem is a DataError naming the field."""
+    start, end = _requested_range(request)
     extra = None
     if request.calendar_controls:
         dates = _selected_dates(dataset, start, end)
@@ -93,7 +114,7 @@ def model_input(dataset: CanonicalDataset, request: AnalyzeRequest) -> ModelInpu
         extra = calendar_controls(
             dates, dataset.frequency, country=request.country, subdivision=request.subdivision
         )
-    return to_model_input(
+    national = to_model_input(
         dataset,
         channels=request.channels,
         kpi=request.kpi,
@@ -112,6 +133,36 @@ def model_input(dataset: CanonicalDataset, request: AnalyzeRequest) -> ModelInpu
         ],
         extra_controls=extra,
     )
+    if request.lift_test_spend_slack:
+        national = dataclasses.replace(national, data=with_spend_slack(national.data))
+    if not request.geo_hierarchy:
+        return PreparedInput(national, None)
+    panel = to_geo_panel(
+        dataset,
+        channels=national.data.channels,
+        kpi=request.kpi,
+        controls=request.controls,
+        start=start,
+        end=end,
+    )
+    controls, names = panel.controls, panel.control_names
+    if extra is not None:
+        # Calendar controls are the same in every geo.
+        calendar = np.broadcast_to(extra[1], (len(panel.geos), *extra[1].shape))
+        controls = np.concatenate([controls, calendar], axis=2)
+        names = (*names, *extra[0])
+    geo = GeoMMMData(
+        geos=panel.geos,
+        channels=panel.channels,
+        spend=panel.spend,
+        kpi=panel.kpi,
+        controls=np.ascontiguousarray(controls),
+        control_names=tuple(names),
+        lift_tests=national.data.lift_tests,
+    )
+    if request.lift_test_spend_slack:
+        geo = with_spend_slack(geo)
+    return PreparedInput(national, geo)
 
 
 def _selected_dates(dataset: CanonicalDataset, start: date | None, end: date | None) -> list[date]:
@@ -177,8 +228,9 @@ def run_analysis(
     progress("preparing", 0.01)
     dataset = from_parquet(content)
     prepared = model_input(dataset, request)
+    national = prepared.national
     data = prepared.data
-    spec = build_spec(request, prepared.frequency, data.periods)
+    spec = build_spec(request, national.frequency, national.data.periods)
     for channel in spec.channel_roas_priors:
         if channel not in data.channels:
             raise DataError("spec.channel_roas_priors", f"unknown channel {channel!r}")
@@ -195,7 +247,8 @@ def run_analysis(
     if request.search is not None:
         if searcher is None:
             raise RuntimeError("variant search requested but no searcher is configured")
-        if data.periods - request.search.holdout_periods < 4 * len(data.channels) + 8:
+        periods = national.data.periods
+        if periods - request.search.holdout_periods < 4 * len(data.channels) + 8:
             raise DataError(
                 "search.holdout_periods", "leaves too few periods to fit; use a shorter holdout"
             )
@@ -231,7 +284,7 @@ def run_analysis(
 
     result = fit(data, spec, config, progress=fit_progress)
     progress("summarising", 0.9)
-    analysis = analyze(result, data, dates=prepared.dates, attributed=prepared.attributed)
+    analysis = analyze(result, data, dates=national.dates, attributed=national.attributed)
     charts = render_charts(analysis)
     report = render_html(analysis, title=title, charts=charts)
     progress("storing", 0.97)
@@ -242,16 +295,18 @@ def run_analysis(
         },
         "diagnostics": jsonable(result.diagnostics),
         "data": {
-            "kpi": prepared.kpi,
-            "frequency": prepared.frequency,
-            "start": prepared.dates[0].isoformat(),
-            "end": prepared.dates[-1].isoformat(),
-            "periods": data.periods,
+            "kpi": national.kpi,
+            "frequency": national.frequency,
+            "start": national.dates[0].isoformat(),
+            "end": national.dates[-1].isoformat(),
+            "periods": national.data.periods,
+            "geos": list(prepared.geo.geos) if prepared.geo is not None else [],
             "fit_periods": result.fit_periods,
             "channels": list(data.channels),
             "controls": list(data.control_names),
             "lift_tests": len(data.lift_tests),
         },
+        "geo_roas": jsonable(result.geo_roas),
         "analysis": jsonable(analysis),
         "variant_search": search_table,
     }

@@ -149,6 +149,16 @@ class AnalyzeRequest(_Request):
     country: str = Field(default="US", pattern=r"^[A-Z]{2,3}$")
     subdivision: str | None = Field(default=None, min_length=1, max_length=10)
     lift_tests: list[LiftTestIn] = Field(default_factory=list, max_length=100)
+    lift_test_spend_slack: bool = Field(
+        default=True,
+        description="for each channel with a lift test, add its spend as a linear control so "
+        "the experiment can correct a confounded estimate (engine/causal/calibration.py)",
+    )
+    geo_hierarchy: bool = Field(
+        default=False,
+        description="fit each geo of a geo dataset with partial pooling of channel effects "
+        "(national answers are sums over geos; per-geo ROAS in result.geo_roas)",
+    )
     spec: ModelSpecIn = ModelSpecIn()
     fit: FitIn = FitIn()
     search: VariantSearchIn | None = Field(

@@ -15,14 +15,14 @@ from typing import Any
 from ray import tune
 
 from deployments.causal.pipeline import VariantScore
-from engine.causal.data import MMMData
+from engine.causal.data import GeoMMMData, MMMData
 from engine.causal.inference import FitConfig, fit
 from engine.causal.spec import ModelSpec
 
 
 def _trial(
     config: dict[str, Any],
-    data: MMMData,
+    data: MMMData | GeoMMMData,
     candidates: Sequence[tuple[str, ModelSpec]],
     fit_config: FitConfig,
 ) -> None:
@@ -46,7 +46,10 @@ class RayTuneSearcher:
         self._trial_num_cpus = trial_num_cpus
 
     def __call__(
-        self, data: MMMData, candidates: Sequence[tuple[str, ModelSpec]], config: FitConfig
+        self,
+        data: MMMData | GeoMMMData,
+        candidates: Sequence[tuple[str, ModelSpec]],
+        config: FitConfig,
     ) -> list[VariantScore]:
         trainable = tune.with_resources(
             tune.with_parameters(_trial, data=data, candidates=list(candidates), fit_config=config),

@@ -471,3 +471,41 @@ def test_backfill_job_fits_each_dataset_once_and_skips_on_rerun(
     for tenant in tenants:
         models = client.get(f"{BASE}/models", headers=tenant.auth).json()["items"]
         assert len(models) == 1
+
+
+def test_geo_hierarchy_fit_reports_each_geo(client: httpx.Client, tenant: Tenant) -> None:
+    frames = [
+        weekly_frame(seed=20 + i).with_columns(pl.lit(geo).alias("geo"))
+        for i, geo in enumerate(("north", "south", "west"))
+    ]
+    dataset = upload(client, tenant, pl.concat(frames), name="geos").json()
+    assert dataset["frequency"] == "weekly"
+    response = client.post(
+        f"{BASE}/attribution/analyze",
+        headers=tenant.auth,
+        json={"dataset_id": dataset["id"], "geo_hierarchy": True, "fit": QUICK_FIT},
+    )
+    assert response.status_code == 202, response.text
+    job = wait_for_job(client, tenant, response.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    model = client.get(f"{BASE}/models/{job['model_id']}", headers=tenant.auth).json()
+    assert model["result"]["data"]["geos"] == ["north", "south", "west"]
+    per_geo = {(r["geo"], r["channel"]) for r in model["result"]["geo_roas"]}
+    assert len(per_geo) == 6
+    assert set(model["incremental_roas"]) == {"channel_1", "channel_2"}
+    refused = client.post(
+        f"{BASE}/budget/optimize",
+        headers=tenant.auth,
+        json={"model_id": job["model_id"], "total_budget": 1000},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "model_id"
+
+    national = upload(client, tenant, weekly_frame()).json()
+    response = client.post(
+        f"{BASE}/attribution/analyze",
+        headers=tenant.auth,
+        json={"dataset_id": national["id"], "geo_hierarchy": True},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "geo"

@@ -4,17 +4,11 @@ Each build is the full public call (validation, two holiday look-ups, the polars
 The first call in a process also imports the country's holiday rules; it is timed separately as
 "first call" and kept out of the medians. Target (issue): 10 years of days, one country, ≤ 100 ms.
 
-Run: ``.venv/bin/python bench/calendar.py`` (``--help`` for options). On a shared machine the
-timings include other processes' load.
+Run: ``.venv/bin/python bench/calendar_dimension.py`` (``--help`` for options). On a shared
+machine the timings include other processes' load.
 """
 
 from __future__ import annotations
-
-import sys
-
-# Run as a script, this file's folder is sys.path[0] and its name shadows the standard library's
-# calendar module, which polars imports (via email); take the folder off the path first.
-sys.path.pop(0)
 
 import argparse
 import statistics
