@@ -6,14 +6,21 @@ import asyncio
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+import polars as pl
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from cluster.repositories import causal as repo
+from deployments.causal.datasets import data_error
+from deployments.causal.pipeline import jsonable
+from deployments.causal.schemas import TemporalEdaRequest
 from deployments.common.errors import ApiError
 from deployments.common.principal import Principal
-from deployments.common.security import require
+from deployments.common.security import require, runtime_of
 from engine.auth.rbac import Permission
 from engine.calendar import CALENDAR_FIELDS, calendar_dimension, to_format
+from engine.calendar.eda import render_eda_charts, temporal_eda
 from engine.causal.data import DataError
+from engine.causal.ingest import from_parquet
 
 router = APIRouter(tags=["causal: temporal EDA"])
 
@@ -84,3 +91,62 @@ async def calendar_dimension_table(
             },
         }
     return Response(content=to_format(frame, format), media_type=_CALENDAR_MEDIA[format])
+
+
+EDA_CHARTS = ("decomposition.png", "effects.png")
+
+
+def _dataset_series(content: bytes, kpi: str) -> tuple[list[date], list[float]]:
+    dataset = from_parquet(content)
+    if kpi not in dataset.kpis:
+        raise DataError("kpi", f"the dataset has no {kpi!r} column; it has {list(dataset.kpis)}")
+    national = dataset.frame.group_by("date").agg(pl.col(kpi).sum()).sort("date")
+    return national["date"].to_list(), national[kpi].to_list()
+
+
+@router.post(
+    "/eda/temporal",
+    responses={200: {"content": {"application/json": {}, "image/png": {}}}},
+)
+async def temporal_analysis(
+    body: TemporalEdaRequest,
+    request: Request,
+    chart: Literal["decomposition.png", "effects.png"] | None = Query(
+        default=None, description="answer with this PNG instead of the JSON result"
+    ),
+    principal: Principal = Depends(require(Permission.CAUSAL_READ)),
+) -> Any:
+    """Which calendar effects move the KPI (with intervals and false-discovery-rate adjusted
+    significance), its trend / weekly / yearly decomposition, and the ranked opportunities."""
+    if body.dataset_id is not None:
+        found = await repo.get_dataset_content(
+            runtime_of(request).db, org_id=principal.org_id, dataset_id=body.dataset_id
+        )
+        if found is None:
+            raise ApiError(404, "not_found", "dataset not found", field="dataset_id")
+        try:
+            dates, values = await asyncio.to_thread(_dataset_series, found[1], body.kpi)
+        except DataError as exc:
+            raise data_error(exc) from exc
+    else:
+        assert body.series is not None  # the request model insists on one source
+        dates = [point.date for point in body.series]
+        values = [point.value for point in body.series]
+    try:
+        result = await asyncio.to_thread(
+            temporal_eda,
+            dates,
+            values,
+            frequency=body.frequency,
+            country=body.country,
+            subdivision=body.subdivision,
+            alpha=body.alpha,
+            confidence=body.confidence,
+        )
+        if chart is not None:
+            charts = await asyncio.to_thread(render_eda_charts, result)
+            return Response(content=charts[chart], media_type="image/png")
+    except DataError as exc:
+        field = "series" if exc.field in ("dates", "kpi") and body.series is not None else exc.field
+        raise ApiError(422, "invalid_data", str(exc), field=field) from exc
+    return jsonable(result)

@@ -253,3 +253,32 @@ class OptimizeRequest(_Request):
     risk_quantile: float | None = Field(
         default=None, gt=0, lt=0.5, description="maximise this posterior quantile instead"
     )
+
+
+# --- temporal EDA ---------------------------------------------------------------------------
+
+
+class SeriesPoint(_Request):
+    date: date
+    value: float = Field(allow_inf_nan=False)
+
+
+class TemporalEdaRequest(_Request):
+    """A KPI series, given inline or as a stored dataset's KPI column (summed over geos)."""
+
+    series: list[SeriesPoint] | None = Field(default=None, min_length=1, max_length=20_000)
+    dataset_id: uuid.UUID | None = None
+    kpi: Literal["revenue", "conversions"] = "revenue"
+    frequency: Literal["daily", "weekly"] | None = Field(
+        default=None, description="inferred from the dates when omitted"
+    )
+    country: str = Field(default="US", min_length=2, max_length=3)
+    subdivision: str | None = Field(default=None, min_length=1, max_length=10)
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="false-discovery rate")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1, description="interval level")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TemporalEdaRequest:
+        if (self.series is None) == (self.dataset_id is None):
+            raise ValueError("give exactly one of series or dataset_id")
+        return self

@@ -509,3 +509,48 @@ def test_geo_hierarchy_fit_reports_each_geo(client: httpx.Client, tenant: Tenant
     )
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "geo"
+
+
+def test_temporal_eda_inline_series_and_dataset(
+    client: httpx.Client, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    rng = np.random.default_rng(4)
+    days = [date(2022, 1, 1) + timedelta(days=i) for i in range(730)]
+    weekend = np.array([d.weekday() >= 5 for d in days])
+    values = 1000 * np.where(weekend, 0.75, 1.0) * np.exp(0.03 * rng.standard_normal(len(days)))
+    series = [{"date": d.isoformat(), "value": float(v)} for d, v in zip(days, values, strict=True)]
+    response = client.post(f"{BASE}/eda/temporal", headers=tenant.auth, json={"series": series})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["frequency"] == "daily"
+    significant = {e["feature"] for e in body["effects"] if e["significant"]}
+    assert significant, body["effects"][:3]
+    assert len(body["decomposition"]["weekday_effects"]) == 7
+    chart = client.post(
+        f"{BASE}/eda/temporal",
+        headers=tenant.auth,
+        params={"chart": "decomposition.png"},
+        json={"series": series},
+    )
+    assert chart.status_code == 200
+    assert chart.content.startswith(b"\x89PNG")
+
+    dataset = upload(client, tenant, weekly_frame(periods=120)).json()
+    from_dataset = client.post(
+        f"{BASE}/eda/temporal", headers=tenant.auth, json={"dataset_id": dataset["id"]}
+    )
+    assert from_dataset.status_code == 200, from_dataset.text
+    assert from_dataset.json()["frequency"] == "weekly"
+    foreign = client.post(
+        f"{BASE}/eda/temporal", headers=other_tenant.auth, json={"dataset_id": dataset["id"]}
+    )
+    assert foreign.status_code == 404
+    both = client.post(
+        f"{BASE}/eda/temporal",
+        headers=tenant.auth,
+        json={"dataset_id": dataset["id"], "series": series[:3]},
+    )
+    assert both.status_code == 422
+    short = client.post(f"{BASE}/eda/temporal", headers=tenant.auth, json={"series": series[:5]})
+    assert short.status_code == 422
+    assert short.json()["error"]["field"] == "series"
