@@ -90,7 +90,7 @@ class FitIn(_Request):
     warmup: int = Field(default=1000, ge=20, le=10_000)
     samples: int = Field(default=1000, ge=20, le=10_000)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    target_accept: float = Field(default=0.85, ge=0.5, le=0.99)
+    target_accept: float = Field(default=0.95, ge=0.5, le=0.99)
 
 
 class LiftTestIn(_Request):

@@ -1,17 +1,32 @@
-"""The numpyro marketing-mix model.
+"""The numpyro marketing-mix model, national or with a geo hierarchy.
 
-KPI (scaled by its mean) = baseline + linear trend + Fourier seasonality + controls
+KPI (scaled by its mean) = baseline + centred linear trend + smooth trend bends
+                           + Fourier seasonality + controls
                            + Σ_channels β_c · saturation(adstock(spend_c))
 with each β_c derived from the channel's ROAS over the fit window, so that the prior an analyst
 states on ROAS is the prior the model uses. Lift tests add one Gaussian term each: the model's
-incremental KPI of the tested channel over the test window against the measured one.
+incremental KPI of the tested channel over the test window against the measured one. The
+first ``max_lag`` periods are left out of the likelihood by default (``unseen_history``): their
+KPI carries over spend from before the data, which the model cannot see.
+
+Geo panels (``GeoMMMData``) share the channels' carry-over and saturation shapes, seasonality
+and control effects; each geo has its own baseline, trend and noise scale, and its own ROAS
+per channel, pooled towards the national one: ``log ROAS_gc = log ROAS_c + τ_c · z_gc``
+(non-centred, so weakly identified geos do not create a funnel). National data are the same
+model with one geo and no geo ROAS deviations, so both paths share one implementation.
+
+The sampler sees only unit-scale, unconstrained-friendly quantities (standard-normal ROAS
+offsets, a trend centred on the fit window so intercept and slope are nearly uncorrelated);
+the quantities reported (``roas``, ``beta``, ``media``, ``baseline``) are deterministic sites.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -19,7 +34,7 @@ import numpyro.distributions as dist
 from jax import Array
 from numpy.typing import NDArray
 
-from engine.causal.data import MMMData
+from engine.causal.data import GeoMMMData, MMMData
 from engine.causal.spec import ModelSpec
 from engine.causal.transforms import (
     adstock,
@@ -31,57 +46,127 @@ from engine.causal.transforms import (
 )
 
 
+@partial(
+    jax.tree_util.register_dataclass,
+    meta_fields=["fit_periods", "first_observed", "geo_level"],
+    data_fields=[
+        "lagged",
+        "spend_totals",
+        "channel_scale",
+        "kpi_scale",
+        "geo_weight",
+        "kpi",
+        "trend",
+        "trend_bends",
+        "fourier",
+        "controls",
+        "roas_log_mean",
+        "roas_log_sd",
+        "lift_channel",
+        "lift_window",
+        "lift_value",
+        "lift_se",
+    ],
+)
 @dataclass(frozen=True)
 class Design:
-    """The data prepared once for the sampler (scaled, lagged, as JAX arrays)."""
+    """The data prepared once for the sampler (scaled, lagged, as JAX arrays).
 
-    lagged: Array  # (periods, lags, channels): spend / channel mean spend
-    spend_totals: Array  # (channels,) spend over the fit window, in currency
-    channel_scale: NDArray[np.float64]  # (channels,) mean spend over the fit window
-    kpi_scale: float
-    kpi: Array  # (periods,) scaled
-    trend: Array  # (periods,) in [0, 1]
+    A JAX pytree, so the sampler takes it as an argument rather than baking it into the
+    compiled program: datasets of the same shape then share one compilation.
+
+    Every array carries a leading geo axis; national data have one geo. Each geo's KPI is
+    scaled by its own mean and its spend by its own mean per channel, so one set of priors
+    fits geos of any size; ``geo_weight`` converts a geo's scaled KPI into national units.
+    """
+
+    lagged: Array  # (geos, periods, lags, channels): spend / the geo's mean channel spend
+    spend_totals: Array  # (geos, channels) spend over the fit window, in currency
+    channel_scale: NDArray[np.float64]  # (channels,) national mean spend over the fit window
+    kpi_scale: float  # national mean |KPI| over the fit window
+    geo_weight: Array  # (geos,) a geo's KPI scale / the national one
+    kpi: Array  # (geos, periods) each scaled by its own mean
+    trend: Array  # (periods,) (t / (periods - 1)) minus its mean over the fit window
+    trend_bends: Array  # (periods, knots - 2) smooth deviations from the line, max |.| = 1
     fourier: Array  # (periods, 2 * order)
-    controls: Array  # (periods, controls) standardised
+    controls: Array  # (geos, periods, controls) standardised per geo
     fit_periods: int
+    first_observed: int  # periods before this carry unseen carry-over: not in the likelihood
+    geo_level: bool  # True for geo panels: per-geo ROAS, baselines and noise
     roas_log_mean: Array  # (channels,)
     roas_log_sd: Array  # (channels,)
     lift_channel: Array  # (tests,) channel index
     lift_window: Array  # (tests, periods) 1 inside the test window
-    lift_value: Array  # (tests,) scaled incremental KPI
+    lift_value: Array  # (tests,) scaled incremental KPI (national)
     lift_se: Array  # (tests,) scaled standard error
 
 
-def build_design(data: MMMData, spec: ModelSpec) -> Design:
+def trend_bends(periods: int, fit: int, knots: int) -> NDArray[np.float64]:
+    """Piecewise-linear "hat" functions on ``knots`` evenly spaced knots of the fit window,
+    stripped of their constant and linear parts (the intercept and slope already say those),
+    so no direction of the posterior is left to the priors alone. Beyond the window the bends
+    stay at their last value. Returns (periods, knots - 2); empty when ``knots`` is 0."""
+    if knots == 0:
+        return np.zeros((periods, 0))
+    position = np.minimum(np.arange(periods), fit - 1) / max(fit - 1, 1) * (knots - 1)
+    hats = np.maximum(0.0, 1.0 - np.abs(position[:, None] - np.arange(knots)[None, :]))
+    line = np.stack([np.ones(periods), np.arange(periods) / max(periods - 1, 1)], axis=1)
+    coefficients, *_ = np.linalg.lstsq(line[:fit], hats[:fit], rcond=None)
+    residual = hats - line @ coefficients
+    _, _, directions = np.linalg.svd(residual[:fit], full_matrices=False)
+    bends = residual @ directions[: knots - 2].T
+    result: NDArray[np.float64] = bends / np.abs(bends[:fit]).max(axis=0)
+    return result
+
+
+def build_design(data: MMMData | GeoMMMData, spec: ModelSpec) -> Design:
+    geo_level = isinstance(data, GeoMMMData)
+    spend = data.spend if isinstance(data, GeoMMMData) else data.spend[None]
+    kpi = data.kpi if isinstance(data, GeoMMMData) else data.kpi[None]
+    controls = data.controls if isinstance(data, GeoMMMData) else data.controls[None]
     periods = data.periods
     fit = periods - spec.holdout_periods
     if fit < 8:
         raise ValueError(f"holdout_periods={spec.holdout_periods} leaves too few periods to fit")
-    channel_mean = data.spend[:fit].mean(axis=0)
-    channel_mean = np.where(channel_mean > 0, channel_mean, 1.0)
-    kpi_scale = float(np.abs(data.kpi[:fit]).mean())
+    geo_channel_mean = spend[:, :fit].mean(axis=1)
+    geo_channel_mean = np.where(geo_channel_mean > 0, geo_channel_mean, 1.0)
+    national_mean = spend[:, :fit].sum(axis=0).mean(axis=0)
+    geo_kpi_scale = np.abs(kpi[:, :fit]).mean(axis=1)
+    geo_kpi_scale = np.where(geo_kpi_scale > 0, geo_kpi_scale, 1.0)
+    kpi_scale = float(np.abs(kpi[:, :fit].sum(axis=0)).mean())
     t = np.arange(periods, dtype=np.float64)
+    trend = t / max(periods - 1, 1)
     angles = 2 * np.pi * t[:, None] * np.arange(1, spec.seasonality_order + 1)[None, :]
     angles = angles / spec.seasonality_period
     fourier = np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
-    controls = data.controls
-    if controls.shape[1]:
-        spread = controls[:fit].std(axis=0)
-        controls = (controls - controls[:fit].mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    if controls.shape[2]:
+        spread = controls[:, :fit].std(axis=1, keepdims=True)
+        centred = controls - controls[:, :fit].mean(axis=1, keepdims=True)
+        controls = centred / np.where(spread > 0, spread, 1.0)
     priors = [spec.prior_for(c) for c in data.channels]
     window = np.zeros((len(data.lift_tests), periods))
     for i, test in enumerate(data.lift_tests):
         window[i, test.start : test.end + 1] = 1.0
+    lagged = np.stack(
+        [
+            lag_stack(geo_spend / mean, spec.max_lag)
+            for geo_spend, mean in zip(spend, geo_channel_mean, strict=True)
+        ]
+    )
     return Design(
-        lagged=jnp.asarray(lag_stack(data.spend / channel_mean, spec.max_lag)),
-        spend_totals=jnp.asarray(data.spend[:fit].sum(axis=0)),
-        channel_scale=channel_mean,
+        lagged=jnp.asarray(lagged),
+        spend_totals=jnp.asarray(spend[:, :fit].sum(axis=1)),
+        channel_scale=np.where(national_mean > 0, national_mean, 1.0),
         kpi_scale=kpi_scale,
-        kpi=jnp.asarray(data.kpi / kpi_scale),
-        trend=jnp.asarray(t / max(periods - 1, 1)),
+        geo_weight=jnp.asarray(geo_kpi_scale / kpi_scale),
+        kpi=jnp.asarray(kpi / geo_kpi_scale[:, None]),
+        trend=jnp.asarray(trend - trend[:fit].mean()),
+        trend_bends=jnp.asarray(trend_bends(periods, fit, spec.trend_knots if spec.trend else 0)),
         fourier=jnp.asarray(fourier),
         controls=jnp.asarray(controls),
         fit_periods=fit,
+        first_observed=min(spec.max_lag, fit // 4) if spec.unseen_history else 0,
+        geo_level=geo_level,
         roas_log_mean=jnp.asarray([p.log_mean for p in priors]),
         roas_log_sd=jnp.asarray([p.log_sd for p in priors]),
         lift_channel=jnp.asarray([data.channels.index(t.channel) for t in data.lift_tests], int),
@@ -92,7 +177,7 @@ def build_design(data: MMMData, spec: ModelSpec) -> Design:
 
 
 def media_response(design: Design, spec: ModelSpec, channels: int) -> Array:
-    """Sample the adstock and saturation parameters; return saturation curves (periods, ch)."""
+    """Sample the adstock and saturation parameters; return curves (geos, periods, channels)."""
     with numpyro.plate("channel", channels):
         if spec.adstock == "geometric":
             alpha = numpyro.sample("adstock_alpha", dist.Beta(2.0, 3.0))
@@ -110,33 +195,89 @@ def media_response(design: Design, spec: ModelSpec, channels: int) -> Array:
         return logistic(carried, lam)
 
 
-def mmm_model(design: Design, spec: ModelSpec) -> None:
-    channels = design.lagged.shape[2]
-    fit = design.fit_periods
+def _geo_roas(design: Design, spec: ModelSpec, channels: int, geos: int) -> Array:
+    """Sample ROAS (non-centred); return each geo's ROAS, (geos, channels)."""
     with numpyro.plate("channel_roas", channels):
-        roas = numpyro.sample("roas", dist.LogNormal(design.roas_log_mean, design.roas_log_sd))
-    saturated = media_response(design, spec, channels)
-    # β makes Σ_fit β·saturation equal ROAS * spend: the KPI the channel added, scaled.
-    beta = roas * design.spend_totals / design.kpi_scale / (saturated[:fit].sum(axis=0) + 1e-9)
-    numpyro.deterministic("beta", beta)
-    media = saturated * beta
-    numpyro.deterministic("media", media)
+        own = numpyro.sample("roas_z", dist.Normal(0.0, 1.0))
+    unit = own
+    if spec.roas_pooling > 0 and channels > 1:
+        shared = numpyro.sample("roas_shared", dist.Normal(0.0, 1.0))
+        unit = np.sqrt(spec.roas_pooling) * shared + np.sqrt(1.0 - spec.roas_pooling) * own
+    log_roas = design.roas_log_mean + design.roas_log_sd * unit
+    if not design.geo_level:
+        return jnp.exp(log_roas)[None, :]
+    with numpyro.plate("channel_geo_spread", channels):
+        spread = numpyro.sample("geo_roas_spread", dist.HalfNormal(spec.geo_roas_spread))
+    with numpyro.plate("geo_roas_geo", geos, dim=-2), numpyro.plate("geo_roas_ch", channels):
+        deviation = numpyro.sample("geo_roas_z", dist.Normal(0.0, 1.0))
+    return jnp.exp(log_roas + spread * deviation)
 
-    baseline = numpyro.sample("baseline", dist.Normal(0.5, 0.5))
-    mu = baseline + media.sum(axis=1)
+
+def _per_geo(design: Design, name: str, prior: dist.Distribution, geos: int) -> Array:
+    """A parameter per geo for panels, (geos,); one scalar (broadcasting as one geo) otherwise."""
+    if not design.geo_level:
+        scalar: Array = numpyro.sample(name, prior)
+        return scalar
+    with numpyro.plate("geo", geos):
+        per_geo: Array = numpyro.sample(name, prior)
+    return per_geo
+
+
+def mmm_model(design: Design, spec: ModelSpec) -> None:
+    geos, _, _, channels = design.lagged.shape
+    fit = design.fit_periods
+    geo_roas = _geo_roas(design, spec, channels, geos)
+    saturated = media_response(design, spec, channels)  # (geos, periods, channels)
+    # β makes Σ_fit β·saturation equal ROAS * spend: the KPI the channel added, geo-scaled.
+    scale = design.geo_weight * design.kpi_scale
+    beta = geo_roas * design.spend_totals / scale[:, None] / (saturated[:, :fit].sum(axis=1) + 1e-9)
+    geo_media = saturated * beta[:, None, :]
+    to_national = design.geo_weight[:, None, None]
+    spent = design.spend_totals.sum(axis=0)
+    numpyro.deterministic("roas", (geo_roas * design.spend_totals).sum(axis=0) / spent)
+    # National β: the response when every geo's carried spend is the same multiple of its mean.
+    numpyro.deterministic("beta", (beta * design.geo_weight[:, None]).sum(axis=0))
+    media = numpyro.deterministic("media", (geo_media * to_national).sum(axis=0))
+
+    intercept = _per_geo(design, "intercept", dist.Normal(0.5, 0.5), geos)
+    level = jnp.broadcast_to(jnp.atleast_1d(intercept)[:, None], design.kpi.shape)
     if spec.trend:
-        mu = mu + numpyro.sample("trend", dist.Normal(0.0, 0.5)) * design.trend
+        slope = _per_geo(design, "trend", dist.Normal(0.0, 0.5), geos)
+        trend_part = jnp.atleast_1d(slope)[:, None] * design.trend
+        level = level + trend_part
+        origin = jnp.atleast_1d(intercept) + jnp.atleast_1d(slope) * design.trend[0]
+    else:
+        origin = jnp.atleast_1d(intercept)
+    if design.trend_bends.shape[1]:
+        # Shared by all geos: a drift in demand is rarely local, and per-geo bends would
+        # multiply parameters without data to pin them.
+        with numpyro.plate("trend_bends", design.trend_bends.shape[1]):
+            bend = numpyro.sample("trend_bend", dist.Normal(0.0, 0.1))
+        drift = design.trend_bends @ bend
+        level = level + drift
+        origin = origin + drift[0]
     if design.fourier.shape[1]:
         with numpyro.plate("fourier_terms", design.fourier.shape[1]):
             season = numpyro.sample("seasonality", dist.Normal(0.0, 0.25))
-        mu = mu + design.fourier @ season
-    if design.controls.shape[1]:
-        with numpyro.plate("control", design.controls.shape[1]):
+        level = level + design.fourier @ season
+    if design.controls.shape[2]:
+        with numpyro.plate("control", design.controls.shape[2]):
             gamma = numpyro.sample("control_effect", dist.Normal(0.0, 0.25))
-        mu = mu + design.controls @ gamma
-    numpyro.deterministic("mu", mu)
-    sigma = numpyro.sample("sigma", dist.HalfNormal(0.25))
-    numpyro.sample("kpi", dist.Normal(mu[:fit], sigma), obs=design.kpi[:fit])
+        level = level + design.controls @ gamma
+    baseline = (origin * design.geo_weight).sum()
+    numpyro.deterministic("baseline", baseline if design.geo_level else origin[0])
+    geo_mu = level + geo_media.sum(axis=2)
+    numpyro.deterministic("mu", (geo_mu * design.geo_weight[:, None]).sum(axis=0))
+    if design.geo_level:
+        numpyro.deterministic("geo_roas", geo_roas)
+        numpyro.deterministic("geo_media", geo_media * to_national)
+    sigma = _per_geo(design, "sigma", dist.HalfNormal(0.25), geos)
+    noise = jnp.atleast_1d(sigma)[:, None]
+    first = design.first_observed
+    with numpyro.plate("kpi_geo", geos, dim=-2), numpyro.plate("kpi_period", fit - first):
+        numpyro.sample(
+            "kpi", dist.Normal(geo_mu[:, first:fit], noise), obs=design.kpi[:, first:fit]
+        )
 
     if design.lift_value.shape[0]:
         implied = (design.lift_window * media[:, design.lift_channel].T).sum(axis=1)

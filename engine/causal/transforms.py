@@ -40,8 +40,9 @@ def weibull_weights(shape: Array, scale: Array, max_lag: int) -> Array:
 
 
 def adstock(lagged: Array, weights: Array) -> Array:
-    """(periods, lags, channels) · (lags, channels) -> (periods, channels)."""
-    return jnp.einsum("tlc,lc->tc", lagged, weights)
+    """(..., periods, lags, channels) · (lags, channels) -> (..., periods, channels); the
+    leading axes (geos) are optional."""
+    return jnp.einsum("...tlc,lc->...tc", lagged, weights)
 
 
 def hill(x: Array, half_saturation: Array, slope: Array) -> Array:

@@ -30,8 +30,8 @@ PUBLISHED_CSV = PUBLISHED / "pymc_marketing_mmm_roas_data.csv"
 
 # Checked with seeds 1-5 (2 chains x (300 + 300)): the biased x1 ROAS was 2.0-2.1x the truth
 # with the truth far below its interval in all five; the lift test alone cut that error by
-# half or more; with the spend control too, the x1 interval covered the truth in four and x2's in four
-# (seeds 1, 2 and 5 both). Seed 2 passes with the widest margins.
+# half or more; with the spend control too, the x1 interval covered the truth in four and x2's
+# in four (seeds 1, 2 and 5 both). Seed 2 passes with the widest margins.
 SEED = 2
 WINDOW = (52, 63)  # twelve weeks in the second year
 RELATIVE_SE = 0.10

@@ -19,6 +19,10 @@ def test_spec_is_frozen_and_validated() -> None:
         ModelSpec(adstock="linear")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="spread"):
         RoasPrior(median=2.0, spread=1.0)
+    with pytest.raises(ValueError, match="roas_pooling"):
+        ModelSpec(roas_pooling=1.0)
+    with pytest.raises(ValueError, match="geo_roas_spread"):
+        ModelSpec(geo_roas_spread=0.0)
 
 
 def _data(**overrides: object) -> MMMData:
