@@ -16,15 +16,8 @@ error ≤ 15 % over 20 datasets.
 
 from __future__ import annotations
 
-import os
-
-# One XLA host device per chain lets NUTS run the chains in parallel (pmap) instead of
-# vectorised on one device; XLA reads this once, before JAX starts, hence before the imports.
-os.environ.setdefault(
-    "XLA_FLAGS", f"--xla_force_host_platform_device_count={min(4, os.cpu_count() or 1)}"
-)
-
 import argparse
+import os
 import resource
 import time
 

@@ -22,12 +22,6 @@ options).
 
 from __future__ import annotations
 
-import os
-
-# One XLA host device per chain lets NUTS run the chains in parallel instead of vectorised on
-# one device; XLA reads this once, before JAX starts, hence before the imports.
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
-
 import argparse
 import sys
 import time

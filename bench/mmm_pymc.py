@@ -13,12 +13,9 @@ Run: ``.venv/bin/python bench/mmm_pymc.py --python /tmp/pymc/bin/python``.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
-
 import argparse
 import json
+import os
 import subprocess
 import tempfile
 import time

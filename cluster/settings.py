@@ -101,9 +101,6 @@ class Settings(BaseSettings):
     causal_fit_num_cpus: float = Field(default=1.0, gt=0, le=64)
     causal_trial_num_cpus: float = Field(default=1.0, gt=0, le=64)
     causal_fit_retries: int = Field(default=2, ge=0, le=10)
-    # XLA host devices in a fit worker; chains are split across them and run in parallel.
-    # Default: one per CPU core, at most 4 (more devices than cores only adds contention).
-    causal_xla_host_devices: int | None = Field(default=None, ge=1, le=64)
 
     @field_validator("jwt_keys", mode="before")
     @classmethod

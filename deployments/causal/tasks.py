@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 import traceback
@@ -44,15 +43,9 @@ def fingerprint(content_sha256: str, request: dict[str, Any]) -> str:
 
 
 def task_options(settings: Settings) -> dict[str, Any]:
-    devices = settings.causal_xla_host_devices or min(4, os.cpu_count() or 1)
     return {
         "num_cpus": settings.causal_fit_num_cpus,
         "max_retries": settings.causal_fit_retries,
-        # JAX reads XLA_FLAGS when it starts: several host devices let the chains run in
-        # parallel in this worker.
-        "runtime_env": {
-            "env_vars": {"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-        },
     }
 
 

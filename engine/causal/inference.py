@@ -150,7 +150,14 @@ _COMPILED_LIMIT = 16
 
 
 class _Sampler:
-    """NUTS over ``chains`` chains, vectorised within a device and parallel across devices."""
+    """NUTS over ``chains`` chains, vectorised on one XLA device.
+
+    Why not one device per chain (pmap over host devices): on this CPU runtime, pmap'd NUTS
+    deadlocked on some datasets (every thread asleep in the first warm-up chunk, reproducible
+    on a 156-week x 10-channel Weibull/Hill fit with two host devices), so a fit could hang
+    forever; vectorised chains cost more time and never hang. Chains of different fits still
+    run in parallel as separate Ray tasks.
+    """
 
     def __init__(self, design: Design, spec: ModelSpec, config: FitConfig) -> None:
         self.kernel = NUTS(
@@ -161,11 +168,6 @@ class _Sampler:
         )
         self.design = design
         self.chains = config.chains
-        available = jax.local_device_count()
-        # Each device runs an equal share of the chains; with fewer devices, vectorise.
-        self.devices = max(
-            d for d in range(1, config.chains + 1) if config.chains % d == 0 and d <= available
-        )
         keys = jax.random.split(jax.random.PRNGKey(config.seed), config.chains)
         self.state: Any = self.kernel.init(keys, config.warmup, None, (design,), {})
         leaves, structure = jax.tree.flatten(design)
@@ -177,15 +179,13 @@ class _Sampler:
             config.max_tree_depth,
             config.warmup_tree_depth,
             config.dense_mass,
-            self.devices,
             structure,
             tuple((np.shape(x), str(np.asarray(x).dtype)) for x in leaves),
         )
 
     def runner(self, length: int) -> Callable[[Any, Design], tuple[Any, Any]]:
         """A compiled run of ``length`` steps: (state, design) -> (state, (z, diverging,
-        num_steps)) with the outputs stacked steps first, (steps, chains, ...). States stay in
-        the runner's layout (see ``layout``) from chunk to chunk."""
+        num_steps)) with the outputs stacked steps first, (steps, chains, ...)."""
         key = (*self.key, length)
         if key not in _COMPILED:
             if len(_COMPILED) >= _COMPILED_LIMIT:
@@ -203,31 +203,9 @@ class _Sampler:
 
             return jax.lax.scan(step, state, None, length=length)
 
-        if self.devices == 1:
-            single: Callable[[Any, Design], tuple[Any, Any]]
-            single = jax.jit(run).lower(self.state, self.design).compile()
-            return single
-        chains = self.chains
-        compiled = (
-            jax.pmap(run, in_axes=(0, None)).lower(self.layout(self.state), self.design).compile()
-        )
-
-        def on_devices(state: Any, design: Design) -> tuple[Any, Any]:
-            new_state, outputs = compiled(state, design)
-            # (devices, steps, chains per device, ...) -> (steps, chains, ...)
-            merged = jax.tree.map(
-                lambda x: np.swapaxes(np.asarray(x), 0, 1).reshape(length, chains, *x.shape[3:]),
-                outputs,
-            )
-            return new_state, merged
-
-        return on_devices
-
-    def layout(self, state: Any) -> Any:
-        """The initial state as the runners take it: (devices, chains per device, ...)."""
-        if self.devices == 1:
-            return state
-        return jax.tree.map(lambda x: x.reshape(self.devices, -1, *x.shape[1:]), state)
+        compiled: Callable[[Any, Design], tuple[Any, Any]]
+        compiled = jax.jit(run).lower(self.state, self.design).compile()
+        return compiled
 
 
 def _run_chains(
@@ -241,7 +219,7 @@ def _run_chains(
     runners = {length: sampler.runner(length) for length in {warm_length, draw_length} - {0}}
     progress("compiling", 1.0)
 
-    state = sampler.layout(sampler.state)
+    state = sampler.state
     progress("warmup", 0.0)
     for done in range(1, warm_count + 1):
         state, _ = runners[warm_length](state, design)
@@ -302,9 +280,7 @@ def fit(
 
     ``GeoMMMData`` fits the geo hierarchy; the result's national ROAS, "media" and "mu" are
     then sums over geos and ``geo_roas`` reports each geo. ``progress`` is called with
-    (stage, fraction done) as the fit goes; chains run in parallel when JAX has a device per
-    chain (set ``XLA_FLAGS=--xla_force_host_platform_device_count=<chains>`` before importing
-    JAX), vectorised otherwise.
+    (stage, fraction done) as the fit goes; the chains are vectorised (see ``_Sampler``).
     """
     report = progress or _ignore
     design = build_design(data, spec)
