@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from cluster.repositories import causal as repo
@@ -37,6 +38,17 @@ from engine.causal.ingest import (
 router = APIRouter(tags=["causal: datasets"])
 
 IMPORT_SOURCES = ("google_ads", "meta", "tiktok", "klaviyo")
+
+
+def _rows_request(raw: bytes) -> DatasetRowsRequest:
+    # The body is parsed here, not by FastAPI (the route also takes multipart), so its
+    # validation errors get the same 422 shape by hand.
+    try:
+        return DatasetRowsRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ApiError(422, "validation_error", f"{field}: {first['msg']}", field=field) from exc
 
 
 def data_error(exc: DataError) -> ApiError:
@@ -137,7 +149,7 @@ async def upload_dataset(
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("application/json"):
-            body = DatasetRowsRequest.model_validate_json(await request.body())
+            body = _rows_request(await request.body())
             frame = await asyncio.to_thread(rows_to_frame, body.rows)
             name, source = body.name, "json"
         elif content_type.startswith("multipart/form-data"):

@@ -120,6 +120,10 @@ def test_json_rows_upload(client: httpx.Client, tenant: Tenant) -> None:
     )
     assert response.status_code == 201, response.text
     assert response.json()["source"] == "json"
+    for body, field in (({"rows": rows}, "name"), ({"name": "x", "rows": []}, "rows")):
+        bad = client.post(f"{BASE}/datasets", headers=tenant.auth, json=body)
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["error"]["field"] == field
 
 
 @pytest.mark.parametrize(
