@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -41,14 +42,12 @@ IMPORT_SOURCES = ("google_ads", "meta", "tiktok", "klaviyo")
 
 
 def _rows_request(raw: bytes) -> DatasetRowsRequest:
-    # The body is parsed here, not by FastAPI (the route also takes multipart), so its
-    # validation errors get the same 422 shape by hand.
+    # The body is parsed here, not by FastAPI (the route also takes multipart); handing its
+    # errors to FastAPI's validation exception gives them the common 422 shape.
     try:
         return DatasetRowsRequest.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        raise ApiError(422, "validation_error", f"{field}: {first['msg']}", field=field) from exc
+        raise RequestValidationError(exc.errors(include_url=False)) from exc
 
 
 def data_error(exc: DataError) -> ApiError:

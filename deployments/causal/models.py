@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from cluster.repositories import causal as repo
 from deployments.causal.datasets import data_error
-from deployments.causal.pipeline import POSTERIOR_ARTIFACT, REPORT_ARTIFACT, jsonable
+from deployments.causal.pipeline import POSTERIOR_ARTIFACT, REPORT_ARTIFACT, jsonable, prepare
 from deployments.causal.schemas import (
     AnalyzeRequest,
     Interval,
@@ -107,7 +107,7 @@ async def analyze_attribution(
         raise ApiError(404, "not_found", "dataset not found", field="dataset_id")
     dataset_row, content = found
     try:
-        await asyncio.to_thread(_check_request, content, body)
+        await asyncio.to_thread(prepare, content, body)
     except DataError as exc:
         raise data_error(exc) from exc
     request_json = body.model_dump(mode="json")
@@ -123,17 +123,6 @@ async def analyze_attribution(
     runner: JobRunner = request.app.state.job_runner
     runner.submit(runtime, org_id=principal.org_id, job_id=job.id)
     return JobAccepted(job_id=job.id, status=job.status, status_url=f"/api/v1/causal/jobs/{job.id}")
-
-
-def _check_request(content: bytes, body: AnalyzeRequest) -> None:
-    from deployments.causal.pipeline import build_spec, model_input
-    from engine.causal.ingest import from_parquet
-
-    prepared = model_input(from_parquet(content), body).national
-    build_spec(body, prepared.frequency, prepared.data.periods)
-    for channel in body.spec.channel_roas_priors:
-        if channel not in prepared.data.channels:
-            raise DataError("spec.channel_roas_priors", f"unknown channel {channel!r}")
 
 
 @router.get("/jobs", response_model=JobList)

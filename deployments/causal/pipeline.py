@@ -199,6 +199,18 @@ def build_spec(request: AnalyzeRequest, frequency: str, periods: int) -> ModelSp
         raise DataError("spec", str(exc)) from exc
 
 
+def prepare(content: bytes, request: AnalyzeRequest) -> tuple[PreparedInput, ModelSpec]:
+    """The stored dataset and the request turned into what a fit takes; the API runs this
+    before queueing a job, so a request that cannot fit is a 422, not a failed job."""
+    prepared = model_input(from_parquet(content), request)
+    national = prepared.national
+    spec = build_spec(request, national.frequency, national.data.periods)
+    for channel in spec.channel_roas_priors:
+        if channel not in national.data.channels:
+            raise DataError("spec.channel_roas_priors", f"unknown channel {channel!r}")
+    return prepared, spec
+
+
 def search_candidates(base: ModelSpec, search: VariantSearchIn) -> list[tuple[str, ModelSpec]]:
     return [
         (
@@ -226,14 +238,9 @@ def run_analysis(
     title: str = "Marketing-mix model",
 ) -> AnalysisOutcome:
     progress("preparing", 0.01)
-    dataset = from_parquet(content)
-    prepared = model_input(dataset, request)
+    prepared, spec = prepare(content, request)
     national = prepared.national
     data = prepared.data
-    spec = build_spec(request, national.frequency, national.data.periods)
-    for channel in spec.channel_roas_priors:
-        if channel not in data.channels:
-            raise DataError("spec.channel_roas_priors", f"unknown channel {channel!r}")
     config = FitConfig(
         chains=request.fit.chains,
         warmup=request.fit.warmup,
