@@ -259,7 +259,8 @@ def _advance(runner: Runner, state: Any, design: Design) -> tuple[Any, Any]:
     """Run one chunk of one chain to completion (on a worker thread: blocking there keeps the
     core busy with this chain rather than returning a future to the caller)."""
     state, outputs = runner(state, design)
-    return jax.block_until_ready(state), jax.tree.map(np.asarray, outputs)
+    state = jax.tree.map(lambda x: x.block_until_ready(), state)
+    return state, jax.tree.map(np.asarray, outputs)
 
 
 def _run_stage(
@@ -326,17 +327,10 @@ def _run_chains(
             draw_count,
             lambda fraction: progress("sampling", fraction),
         )
-    # Per chain, chunks stack steps first: (steps, ...) -> (chains, draws, ...).
-    z, diverging, steps = (
-        jax.tree.map(lambda *chains: np.stack(chains), *per_chain)
-        for per_chain in zip(
-            *(
-                tuple(jax.tree.map(lambda *xs: np.concatenate(xs), *parts) for parts in zip(*c))
-                for c in chunks
-            ),
-            strict=True,
-        )
-    )
+    # Each chunk is (z, diverging, num_steps) stacked steps first: join a chain's chunks along
+    # the steps, then stack the chains: (chains, draws, ...).
+    per_chain = [jax.tree.map(lambda *xs: np.concatenate(xs), *chain) for chain in chunks]
+    z, diverging, steps = jax.tree.map(lambda *xs: np.stack(xs), *per_chain)
     progress("summarising", 0.0)
     flat_z = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), z)
     constrained = sampler.constrain(flat_z, design)
