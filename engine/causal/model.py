@@ -39,9 +39,9 @@ from engine.causal.spec import ModelSpec
 from engine.causal.transforms import (
     adstock,
     geometric_weights,
-    hill,
     lag_stack,
-    logistic,
+    log_hill,
+    log_logistic,
     weibull_weights,
 )
 
@@ -177,7 +177,8 @@ def build_design(data: MMMData | GeoMMMData, spec: ModelSpec) -> Design:
 
 
 def media_response(design: Design, spec: ModelSpec, channels: int) -> Array:
-    """Sample the adstock and saturation parameters; return curves (geos, periods, channels)."""
+    """Sample the adstock and saturation parameters; return the log of the saturation curves,
+    (geos, periods, channels), ``-inf`` where no spend has been carried."""
     with numpyro.plate("channel", channels):
         if spec.adstock == "geometric":
             alpha = numpyro.sample("adstock_alpha", dist.Beta(2.0, 3.0))
@@ -190,9 +191,9 @@ def media_response(design: Design, spec: ModelSpec, channels: int) -> Array:
         if spec.saturation == "hill":
             half = numpyro.sample("half_saturation", dist.LogNormal(0.0, 0.7))
             slope = numpyro.sample("hill_slope", dist.LogNormal(jnp.log(1.5), 0.4))
-            return hill(carried, half, slope)
+            return log_hill(carried, half, slope)
         lam = numpyro.sample("logistic_lambda", dist.LogNormal(0.0, 0.8))
-        return logistic(carried, lam)
+        return log_logistic(carried, lam)
 
 
 def _geo_roas(design: Design, spec: ModelSpec, channels: int, geos: int) -> Array:
@@ -227,11 +228,15 @@ def mmm_model(design: Design, spec: ModelSpec) -> None:
     geos, _, _, channels = design.lagged.shape
     fit = design.fit_periods
     geo_roas = _geo_roas(design, spec, channels, geos)
-    saturated = media_response(design, spec, channels)  # (geos, periods, channels)
+    log_saturated = media_response(design, spec, channels)  # (geos, periods, channels)
     # β makes Σ_fit β·saturation equal ROAS * spend: the KPI the channel added, geo-scaled.
+    # Computed in logs (β·saturation_t = ROAS·spend·softmax_t): in single precision a curve
+    # summing to almost nothing over the window made β overflow and NUTS diverge.
     scale = design.geo_weight * design.kpi_scale
-    beta = geo_roas * design.spend_totals / scale[:, None] / (saturated[:, :fit].sum(axis=1) + 1e-9)
-    geo_media = saturated * beta[:, None, :]
+    log_total = jnp.log(geo_roas * design.spend_totals / scale[:, None])
+    log_beta = log_total - jax.nn.logsumexp(log_saturated[:, :fit], axis=1)
+    beta = jnp.exp(log_beta)
+    geo_media = jnp.exp(log_saturated + log_beta[:, None, :])
     to_national = design.geo_weight[:, None, None]
     spent = design.spend_totals.sum(axis=0)
     numpyro.deterministic("roas", (geo_roas * design.spend_totals).sum(axis=0) / spent)

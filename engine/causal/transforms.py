@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
@@ -50,6 +51,26 @@ def hill(x: Array, half_saturation: Array, slope: Array) -> Array:
     ratio = jnp.where(x > 0, x, 1.0) / half_saturation
     powered = jnp.where(x > 0, ratio**slope, 0.0)
     return powered / (1.0 + powered)
+
+
+def log_hill(x: Array, half_saturation: Array, slope: Array) -> Array:
+    """``log hill(x)`` computed as ``log sigmoid(s · (log x - log K))``: finite gradients and no
+    overflow in single precision, where ``(x / K)^s`` overflows for a steep curve at a small
+    half-saturation point. ``-inf`` at no spend."""
+    positive = x > 0
+    log_x = jnp.log(jnp.where(positive, x, 1.0))
+    log_curve = jax.nn.log_sigmoid(slope * (log_x - jnp.log(half_saturation)))
+    return jnp.where(positive, log_curve, -jnp.inf)
+
+
+def log_logistic(x: Array, lam: Array) -> Array:
+    """``log logistic(x)`` = ``log tanh(λx / 2)`` = ``log(1 - e^{-λx}) - log(1 + e^{-λx})``,
+    accurate at both ends in single precision (``tanh`` rounds to exactly 1 past ``λx ≈ 18``,
+    flattening the gradient into a plateau), with ``-inf`` at no spend."""
+    positive = x > 0
+    rate = lam * jnp.where(positive, x, 1.0)
+    log_curve = jnp.log(-jnp.expm1(-rate)) - jax.nn.softplus(-rate)
+    return jnp.where(positive, log_curve, -jnp.inf)
 
 
 def logistic(x: Array, lam: Array) -> Array:

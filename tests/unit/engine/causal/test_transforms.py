@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -10,6 +11,8 @@ from engine.causal.transforms import (
     geometric_weights,
     hill,
     lag_stack,
+    log_hill,
+    log_logistic,
     logistic,
     weibull_weights,
 )
@@ -54,3 +57,45 @@ def test_saturation_curves() -> None:
     s_curve = np.asarray(logistic(x, jnp.array(1.0)))
     assert s_curve[0] == 0.0
     np.testing.assert_allclose(s_curve[2], (1 - np.exp(-1)) / (1 + np.exp(-1)), rtol=1e-6)
+
+
+def test_log_curves_match_the_curves_where_those_are_accurate() -> None:
+    x = jnp.array([0.0, 0.05, 0.5, 1.0, 2.0, 6.0], dtype=jnp.float32)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_allclose(
+            np.asarray(log_hill(x, jnp.array(0.8), jnp.array(1.7))),
+            np.log(np.asarray(hill(x, jnp.array(0.8), jnp.array(1.7)))),
+            rtol=1e-5,
+        )
+        np.testing.assert_allclose(
+            np.asarray(log_logistic(x, jnp.array(1.3))),
+            np.log(np.asarray(logistic(x, jnp.array(1.3)))),
+            rtol=1e-4,
+        )
+
+
+def test_log_curves_stay_finite_with_gradients_where_the_plain_curves_break() -> None:
+    # (x / K)^s overflows single precision here and tanh rounds to exactly 1: the plain Hill
+    # curve is NaN and the plain logistic has no slope left, which made NUTS diverge.
+    x = jnp.array([0.0, 0.01, 3.0], dtype=jnp.float32)
+    assert np.isnan(np.asarray(hill(x, jnp.array(0.01), jnp.array(30.0)))[2])
+    steep = np.asarray(log_hill(x, jnp.array(0.01), jnp.array(30.0)))
+    assert steep[0] == -np.inf
+    assert np.all(np.isfinite(steep[1:]))
+
+    def total(params: jax.Array) -> jax.Array:
+        positive = x[1:]
+        return (
+            log_hill(positive, params[0], params[1]).sum() + log_logistic(positive, params[2]).sum()
+        )
+
+    gradient = np.asarray(jax.grad(total)(jnp.array([0.01, 30.0, 20.0], dtype=jnp.float32)))
+    assert np.all(np.isfinite(gradient))
+    assert gradient[2] > 0  # a still steeper logistic still fits x = 0.01 better
+
+    def masked(params: jax.Array) -> jax.Array:
+        # Periods without spend are -inf; what is built from them must not poison gradients.
+        curve = jnp.exp(log_hill(x, params[0], params[1]) + log_logistic(x, params[2]))
+        return curve.sum()
+
+    assert np.all(np.isfinite(np.asarray(jax.grad(masked)(jnp.array([1.0, 2.0, 1.0])))))
