@@ -53,11 +53,18 @@ def hill(x: Array, half_saturation: Array, slope: Array) -> Array:
     return powered / (1.0 + powered)
 
 
+# Carried spend below this (in units of the channel's mean spend) counts as none: the log
+# curves' gradients grow like 1/x, and carry-over weights that decay to 1e-30 and below would
+# otherwise turn them into inf * 0 = NaN in single precision. A millionth of a typical period's
+# spend moves no KPI anyone could measure.
+NEGLIGIBLE_SPEND = 1e-6
+
+
 def log_hill(x: Array, half_saturation: Array, slope: Array) -> Array:
     """``log hill(x)`` computed as ``log sigmoid(s · (log x - log K))``: finite gradients and no
     overflow in single precision, where ``(x / K)^s`` overflows for a steep curve at a small
-    half-saturation point. ``-inf`` at no spend."""
-    positive = x > 0
+    half-saturation point. ``-inf`` at no (negligible) spend."""
+    positive = x > NEGLIGIBLE_SPEND
     log_x = jnp.log(jnp.where(positive, x, 1.0))
     log_curve = jax.nn.log_sigmoid(slope * (log_x - jnp.log(half_saturation)))
     return jnp.where(positive, log_curve, -jnp.inf)
@@ -66,8 +73,8 @@ def log_hill(x: Array, half_saturation: Array, slope: Array) -> Array:
 def log_logistic(x: Array, lam: Array) -> Array:
     """``log logistic(x)`` = ``log tanh(λx / 2)`` = ``log(1 - e^{-λx}) - log(1 + e^{-λx})``,
     accurate at both ends in single precision (``tanh`` rounds to exactly 1 past ``λx ≈ 18``,
-    flattening the gradient into a plateau), with ``-inf`` at no spend."""
-    positive = x > 0
+    flattening the gradient into a plateau), with ``-inf`` at no (negligible) spend."""
+    positive = x > NEGLIGIBLE_SPEND
     rate = lam * jnp.where(positive, x, 1.0)
     log_curve = jnp.log(-jnp.expm1(-rate)) - jax.nn.softplus(-rate)
     return jnp.where(positive, log_curve, -jnp.inf)

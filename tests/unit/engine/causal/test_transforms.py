@@ -94,8 +94,11 @@ def test_log_curves_stay_finite_with_gradients_where_the_plain_curves_break() ->
     assert gradient[2] > 0  # a still steeper logistic still fits x = 0.01 better
 
     def masked(params: jax.Array) -> jax.Array:
-        # Periods without spend are -inf; what is built from them must not poison gradients.
-        curve = jnp.exp(log_hill(x, params[0], params[1]) + log_logistic(x, params[2]))
-        return curve.sum()
+        # No spend, or spend carried over with weights that decayed to almost nothing: the
+        # curves are -inf there, and neither may poison the gradients (1/x at x = 1e-40 is inf).
+        carried = jnp.array([0.0, 1e-40, 1e-20, 1.0], dtype=jnp.float32) * params[3]
+        curve = jnp.exp(log_hill(carried, params[0], params[1]))
+        return (curve + jnp.exp(log_logistic(carried, params[2]))).sum()
 
-    assert np.all(np.isfinite(np.asarray(jax.grad(masked)(jnp.array([1.0, 2.0, 1.0])))))
+    gradient = np.asarray(jax.grad(masked)(jnp.array([1.0, 2.0, 1.0, 1.0])))
+    assert np.all(np.isfinite(gradient))
