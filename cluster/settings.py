@@ -96,9 +96,9 @@ class Settings(BaseSettings):
 
     # Causal module. Uploads are parsed in the replica, so their size is bounded here.
     causal_max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, le=1024**3)
-    # Ray resources of one fit task (NUTS uses one core per chain when chains run in parallel)
-    # and of each Ray Tune trial when variants are compared.
-    causal_fit_num_cpus: float = Field(default=1.0, gt=0, le=64)
+    # Ray resources of one fit task and of each Ray Tune trial when variants are compared: a fit
+    # runs as many NUTS chains at once as it holds whole CPUs (one thread and core per chain).
+    causal_fit_num_cpus: float = Field(default=2.0, gt=0, le=64)
     causal_trial_num_cpus: float = Field(default=1.0, gt=0, le=64)
     causal_fit_retries: int = Field(default=2, ge=0, le=10)
 

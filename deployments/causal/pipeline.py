@@ -236,6 +236,7 @@ def run_analysis(
     progress: ProgressFn,
     searcher: VariantSearcher | None = None,
     title: str = "Marketing-mix model",
+    parallel_chains: int | None = None,
 ) -> AnalysisOutcome:
     progress("preparing", 0.01)
     prepared, spec = prepare(content, request)
@@ -247,6 +248,7 @@ def run_analysis(
         samples=request.fit.samples,
         seed=request.fit.seed,
         target_accept=request.fit.target_accept,
+        parallel_chains=parallel_chains,
     )
 
     search_table: list[dict[str, Any]] | None = None

@@ -27,6 +27,7 @@ from cluster.state import Database
 from deployments.causal.pipeline import run_analysis
 from deployments.causal.schemas import AnalyzeRequest
 from engine.causal.data import DataError
+from engine.causal.inference import cores_for
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ async def _execute(
             progress=progress,
             searcher=searcher,
             title=f"Marketing-mix model: {dataset.name}",
+            # As many chains at once as the task holds CPUs (LIFTOS_CAUSAL_FIT_NUM_CPUS).
+            parallel_chains=cores_for(settings.causal_fit_num_cpus),
         )
     except DataError as exc:
         await repo.fail_job(db, org_id=org_id, job_id=job_id, error=str(exc))

@@ -7,6 +7,7 @@ cluster has ``trial_num_cpus`` slots for).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from ray import tune
 
 from deployments.causal.pipeline import VariantScore
 from engine.causal.data import GeoMMMData, MMMData
-from engine.causal.inference import FitConfig, fit
+from engine.causal.inference import FitConfig, cores_for, fit
 from engine.causal.spec import ModelSpec
 
 
@@ -51,6 +52,9 @@ class RayTuneSearcher:
         candidates: Sequence[tuple[str, ModelSpec]],
         config: FitConfig,
     ) -> list[VariantScore]:
+        # A trial runs as many chains at once as it holds CPUs, so trials sharing a node do
+        # not fight over its cores.
+        config = dataclasses.replace(config, parallel_chains=cores_for(self._trial_num_cpus))
         trainable = tune.with_resources(
             tune.with_parameters(_trial, data=data, candidates=list(candidates), fit_config=config),
             {"cpu": self._trial_num_cpus},

@@ -154,6 +154,12 @@ def _ignore(stage: str, fraction: float) -> None:
 Runner = Callable[[Any, Design], tuple[Any, Any]]
 
 
+def cores_for(num_cpus: float) -> int:
+    """Chains to run at once for a share of ``num_cpus`` CPUs (a Ray resource request, which may
+    be fractional): at least one."""
+    return max(1, int(num_cpus))
+
+
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity where the platform reports one)."""
     if hasattr(os, "sched_getaffinity"):

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.causal.inference import FitConfig, fit
+from engine.causal.inference import FitConfig, cores_for, fit
 from engine.causal.model import posterior_adstock_weights, posterior_response
 from engine.causal.simulate import simulate
 from engine.causal.spec import ModelSpec
@@ -39,9 +39,10 @@ def test_same_seed_same_numbers_and_unconverged_fits_say_so() -> None:
     sim = simulate(periods=60, channels=2, seed=3)
     config = FitConfig(chains=2, warmup=20, samples=20, seed=7)
     first = fit(sim.data, ModelSpec(), config)
-    # A second fit, chunked differently (so also separately compiled), gives the same draws:
-    # progress chunks only change when control returns to Python.
-    again = fit(sim.data, ModelSpec(), replace(config, progress_chunks=4))
+    # A second fit, chunked differently (so also separately compiled) and with its chains one
+    # after the other rather than on parallel threads, gives the same draws: neither changes
+    # anything but when control returns to Python and which core runs a chain.
+    again = fit(sim.data, ModelSpec(), replace(config, progress_chunks=4, parallel_chains=1))
     assert again.roas == first.roas
     np.testing.assert_array_equal(again.samples["roas"], first.samples["roas"])
     # Twenty warm-up steps cannot converge; the result must not pretend otherwise.
@@ -88,5 +89,13 @@ def test_progress_reports_every_stage_in_order_with_fractions_that_grow() -> Non
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError, match="chains"):
         FitConfig(chains=0)
+    with pytest.raises(ValueError, match="parallel_chains"):
+        FitConfig(parallel_chains=0)
     with pytest.raises(ValueError, match="target_accept"):
         FitConfig(target_accept=1.0)
+
+
+def test_a_fractional_cpu_share_still_runs_one_chain_at_a_time() -> None:
+    assert cores_for(0.25) == 1
+    assert cores_for(1.0) == 1
+    assert cores_for(2.5) == 2
