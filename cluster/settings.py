@@ -15,11 +15,20 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cluster.encryption import InvalidKeyError, decode_master_key
 from engine.ratelimit import DEFAULT_PLANS, RatePlan, parse_plans
 
 # Secrets that ship in the repository. They are fine on a laptop and refused anywhere else.
 DEV_JWT_KEYS = {"dev-1": "dev-only-insecure-jwt-signing-key-change-me-0000"}
 _PLACEHOLDER_MARKERS = ("change-me", "changeme", "insecure", "placeholder", "example", "secret")
+# Base64 of b"dev-only-insecure-memory-key-000": anyone can decrypt what it protects.
+DEV_MEMORY_MASTER_KEY = "ZGV2LW9ubHktaW5zZWN1cmUtbWVtb3J5LWtleS0wMDA="
+
+
+def _is_placeholder_key(raw: bytes) -> bool:
+    """The dev key, a readable phrase with a placeholder word, or one byte repeated."""
+    text = raw.decode("latin-1").lower()
+    return any(marker in text for marker in _PLACEHOLDER_MARKERS) or len(set(raw)) == 1
 
 
 def _json_object(value: Any, variable: str, shape: str) -> dict[str, Any]:
@@ -102,6 +111,11 @@ class Settings(BaseSettings):
     causal_trial_num_cpus: float = Field(default=1.0, gt=0, le=64)
     causal_fit_retries: int = Field(default=2, ge=0, le=10)
 
+    # Memory module. Base64 of 32 random bytes; it wraps each org's content key. Unset in dev
+    # means DEV_MEMORY_MASTER_KEY; outside dev an unset key, the dev key or a placeholder is
+    # refused when the settings load.
+    memory_master_key: SecretStr | None = None
+
     @field_validator("jwt_keys", mode="before")
     @classmethod
     def _parse_jwt_keys(cls, value: Any) -> Any:
@@ -117,6 +131,19 @@ class Settings(BaseSettings):
         if all(isinstance(plan, RatePlan) for plan in plans.values()):
             return plans
         return parse_plans(plans)
+
+    @field_validator("memory_master_key")
+    @classmethod
+    def _check_memory_master_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                decode_master_key(value.get_secret_value())
+            except InvalidKeyError as exc:
+                raise ValueError(
+                    f"LIFTOS_MEMORY_MASTER_KEY: {exc}; generate one with `python -c 'import "
+                    "base64, os; print(base64.b64encode(os.urandom(32)).decode())'`"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
@@ -141,6 +168,17 @@ class Settings(BaseSettings):
                     "set a random secret (e.g. `python -c 'import secrets; "
                     "print(secrets.token_urlsafe(48))'`) outside dev mode"
                 )
+        if self.memory_master_key is None:
+            raise ValueError(
+                "LIFTOS_MEMORY_MASTER_KEY must be set outside dev mode: 32 random bytes, base64 "
+                "(e.g. `python -c 'import base64, os; print(base64.b64encode(os.urandom(32))"
+                ".decode())'`)"
+            )
+        if _is_placeholder_key(decode_master_key(self.memory_master_key.get_secret_value())):
+            raise ValueError(
+                "LIFTOS_MEMORY_MASTER_KEY is the dev key or a placeholder; set 32 random bytes "
+                "(base64) outside dev mode"
+            )
         missing = [
             name
             for name, value in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url))
@@ -155,6 +193,14 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_servers(self) -> bool:
         return self.database_url is None or self.redis_url is None
+
+    @property
+    def memory_master_key_bytes(self) -> bytes:
+        """The raw master key; the dev key in dev mode when unset, an error elsewhere."""
+        if self.memory_master_key is not None:
+            return decode_master_key(self.memory_master_key.get_secret_value())
+        # Outside dev, validation has already refused an unset key.
+        return decode_master_key(DEV_MEMORY_MASTER_KEY)
 
     @property
     def jwt_secret_map(self) -> dict[str, str]:

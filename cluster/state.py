@@ -33,8 +33,11 @@ _APP_TABLES_DML = (
     "causal_jobs",
     "causal_models",
     "causal_artifacts",
+    "memory_data_keys",
+    "memory_records",
 )
-_APP_TABLES_APPEND_ONLY = ("audit_log",)
+# History is evidence: the app may add versions but never rewrite them.
+_APP_TABLES_APPEND_ONLY = ("audit_log", "memory_versions")
 _MIGRATION_LOCK_KEY = 0x4C494654  # "LIFT": one migrator at a time across replicas
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

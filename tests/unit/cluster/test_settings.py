@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 
 import pytest
 from pydantic import ValidationError
 
-from cluster.settings import DEV_JWT_KEYS, Settings
+from cluster.settings import DEV_JWT_KEYS, DEV_MEMORY_MASTER_KEY, Settings
 
 STRONG = {"k1": "Vq3v9m0x2Kx8l1PzR7tY5wN4cB6hJ0aD-strong-random"}
 SERVERS = {"DATABASE_URL": "postgresql://app@db/liftos", "REDIS_URL": "redis://cache:6379/0"}
@@ -57,6 +59,7 @@ def test_prod_requires_external_servers(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("LIFTOS_ENV", "prod")
     monkeypatch.setenv("LIFTOS_JWT_KEYS", json.dumps(STRONG))
     monkeypatch.setenv("LIFTOS_JWT_ACTIVE_KID", "k1")
+    monkeypatch.setenv("LIFTOS_MEMORY_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
     with pytest.raises(ValidationError, match="DATABASE_URL, REDIS_URL must be set"):
         Settings()
 
@@ -65,6 +68,7 @@ def test_prod_with_real_secrets_and_servers(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("LIFTOS_ENV", "prod")
     monkeypatch.setenv("LIFTOS_JWT_KEYS", json.dumps(STRONG))
     monkeypatch.setenv("LIFTOS_JWT_ACTIVE_KID", "k1")
+    monkeypatch.setenv("LIFTOS_MEMORY_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
     for name, value in SERVERS.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
@@ -108,3 +112,48 @@ def test_default_plan_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIFTOS_DEFAULT_PLAN", "platinum")
     with pytest.raises(ValidationError, match="platinum"):
         Settings()
+
+
+def _prod_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_ENV", "prod")
+    monkeypatch.setenv("LIFTOS_JWT_KEYS", json.dumps(STRONG))
+    monkeypatch.setenv("LIFTOS_JWT_ACTIVE_KID", "k1")
+    for name, value in SERVERS.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_dev_mode_falls_back_to_the_documented_memory_key() -> None:
+    settings = Settings()
+    assert settings.memory_master_key is None
+    assert settings.memory_master_key_bytes == base64.b64decode(DEV_MEMORY_MASTER_KEY)
+
+
+def test_memory_master_key_must_be_32_bytes_of_base64(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_MEMORY_MASTER_KEY", base64.b64encode(os.urandom(16)).decode())
+    with pytest.raises(ValidationError, match=r"LIFTOS_MEMORY_MASTER_KEY.*32 bytes"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    "raw", [base64.b64decode(DEV_MEMORY_MASTER_KEY), b"\x00" * 32, b"placeholder-key-".ljust(32)]
+)
+def test_prod_refuses_a_placeholder_memory_key(monkeypatch: pytest.MonkeyPatch, raw: bytes) -> None:
+    _prod_env(monkeypatch)
+    monkeypatch.setenv("LIFTOS_MEMORY_MASTER_KEY", base64.b64encode(raw).decode())
+    with pytest.raises(ValidationError, match="LIFTOS_MEMORY_MASTER_KEY"):
+        Settings()
+
+
+def test_prod_refuses_to_start_without_a_memory_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    _prod_env(monkeypatch)
+    with pytest.raises(ValidationError, match="LIFTOS_MEMORY_MASTER_KEY must be set"):
+        Settings()
+
+
+def test_prod_uses_a_real_memory_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    _prod_env(monkeypatch)
+    raw = os.urandom(32)
+    monkeypatch.setenv("LIFTOS_MEMORY_MASTER_KEY", base64.b64encode(raw).decode())
+    settings = Settings()
+    assert settings.memory_master_key_bytes == raw
+    assert base64.b64encode(raw).decode() not in repr(settings)

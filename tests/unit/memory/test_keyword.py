@@ -1,0 +1,99 @@
+from memory.keyword import KeywordIndex, tokenize
+
+DOCS = {
+    1: "Quarterly revenue grew after the television campaign launched",
+    2: "The paid search budget was cut in March",
+    3: "Customers churned when the loyalty program ended",
+    4: "Television advertising lifted brand awareness in the north region",
+}
+
+
+def _index() -> KeywordIndex:
+    index = KeywordIndex()
+    index.add(list(DOCS), list(DOCS.values()))
+    return index
+
+
+def test_tokenize_lowercases_and_drops_stopwords() -> None:
+    assert tokenize(["The Budget was CUT"]) == [["budget", "cut"]]
+
+
+def test_exact_term_match_ranks_first() -> None:
+    hits = _index().search("loyalty program", k=3)
+
+    assert hits[0][0] == 3
+    assert all(score > 0 for _, score in hits)
+    assert [score for _, score in hits] == sorted((score for _, score in hits), reverse=True)
+
+
+def test_only_documents_with_a_query_term_are_returned() -> None:
+    hits = _index().search("television", k=10)
+
+    assert {memory_id for memory_id, _ in hits} == {1, 4}
+
+
+def test_deleted_documents_are_never_returned() -> None:
+    index = _index()
+    assert index.search("television", k=10)
+
+    assert index.delete([1, 4, 99]) == 2
+
+    assert index.search("television", k=10) == []
+    assert 1 not in index
+    assert len(index) == 2
+
+
+def test_update_replaces_the_text() -> None:
+    index = _index()
+    index.add([2], ["Radio spots replaced paid search"])
+
+    assert [memory_id for memory_id, _ in index.search("radio", k=5)] == [2]
+    assert index.search("march", k=5) == []
+
+
+def test_empty_index_returns_nothing() -> None:
+    index = KeywordIndex()
+
+    assert index.search("anything", k=5) == []
+    index.add([1], ["something"])
+    index.delete([1])
+    assert index.search("something", k=5) == []
+
+
+def test_query_of_stopwords_or_unknown_terms_returns_nothing() -> None:
+    index = _index()
+
+    assert index.search("the was in", k=5) == []
+    assert index.search("zeppelin", k=5) == []
+
+
+def test_allowed_ids_filter() -> None:
+    hits = _index().search("television", k=10, allowed_ids={4, 2})
+
+    assert [memory_id for memory_id, _ in hits] == [4]
+
+
+def test_rebuild_replaces_contents_and_k_limits() -> None:
+    index = _index()
+    index.rebuild([10, 11, 12], ["budget cut", "budget grew", "budget flat"])
+
+    hits = index.search("budget", k=2)
+
+    assert len(hits) == 2
+    assert {memory_id for memory_id, _ in hits} <= {10, 11, 12}
+    assert index.ids().tolist() == [10, 11, 12]
+    assert index.memory_bytes() > 0
+
+
+def test_document_of_only_stopwords_is_indexable() -> None:
+    index = KeywordIndex()
+    index.add([1, 2], ["the and of", "budget"])
+
+    assert [memory_id for memory_id, _ in index.search("budget", k=5)] == [2]
+
+
+def test_index_whose_documents_have_no_terms_returns_nothing() -> None:
+    index = KeywordIndex()
+    index.add([1], ["the and of"])
+
+    assert index.search("the budget", k=5) == []
