@@ -115,6 +115,21 @@ class Settings(BaseSettings):
     # means DEV_MEMORY_MASTER_KEY; outside dev an unset key, the dev key or a placeholder is
     # refused when the settings load.
     memory_master_key: SecretStr | None = None
+    # Memory shards: Ray actors, each serving the indexes of the tenants that hash to it.
+    memory_shard_count: int = Field(default=2, ge=1, le=1024)
+    memory_shard_num_cpus: float = Field(default=0.5, ge=0, le=64)
+    # -1: restart forever (a shard only holds indexes rebuilt from PostgreSQL).
+    memory_shard_max_restarts: int = Field(default=-1, ge=-1, le=1000)
+    memory_shard_max_task_retries: int = Field(default=2, ge=-1, le=100)
+    # A tenant with more memories than this is split over several shards (powers of two).
+    memory_shard_max_memories: int = Field(default=200_000, ge=10, le=100_000_000)
+    # Kuzu graph files, one directory per tenant partition; default <state_dir>/memory.
+    memory_data_dir: Path | None = None
+    memory_max_content_bytes: int = Field(default=32 * 1024, ge=256, le=1024 * 1024)
+    # How often a shard compares a tenant's index with PostgreSQL to catch up on missed writes.
+    memory_sync_interval_seconds: float = Field(default=2.0, ge=0, le=3600)
+    # Longest wait for a shard call; the first call of a tenant on a shard rebuilds its indexes.
+    memory_shard_call_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
 
     @field_validator("jwt_keys", mode="before")
     @classmethod
@@ -201,6 +216,10 @@ class Settings(BaseSettings):
             return decode_master_key(self.memory_master_key.get_secret_value())
         # Outside dev, validation has already refused an unset key.
         return decode_master_key(DEV_MEMORY_MASTER_KEY)
+
+    @property
+    def memory_data_path(self) -> Path:
+        return (self.memory_data_dir or self.state_dir / "memory").expanduser().resolve()
 
     @property
     def jwt_secret_map(self) -> dict[str, str]:

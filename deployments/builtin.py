@@ -28,4 +28,5 @@ def import_attr(import_path: str) -> Any:
 BUILTIN_MODULES: tuple[BuiltinModule, ...] = (
     BuiltinModule("example", "/api/v1/example", "deployments.modules.example.app:create_app"),
     BuiltinModule("causal", "/api/v1/causal", "deployments.causal.app:create_app"),
+    BuiltinModule("memory", "/api/v1/memory", "deployments.memory.app:create_app"),
 )

@@ -83,9 +83,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     os.environ.update(local.service_env(settings, urls))
     http_port = free_port()
     try:
+        # Logical CPUs, as `liftos up` gives a small machine: enough for the memory shards, a
+        # causal fit and its Tune trials to be scheduled at once, whatever order tests run in.
         ray.init(
             address="local",
-            num_cpus=4,
+            num_cpus=8,
             include_dashboard=False,
             log_to_driver=False,
             configure_logging=False,
