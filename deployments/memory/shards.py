@@ -35,6 +35,7 @@ from deployments.memory.layout import NAMESPACE, Fingerprint, TenantPart, shard_
 from memory.embedding import MiniLMEmbedder
 from memory.entities import Entity
 from memory.graph import KuzuGraph
+from memory.onnx_embedding import OnnxMiniLMEmbedder
 from memory.shard import Cluster, MemoryItem, MemoryShard, SearchFilters, SearchMode
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,17 @@ class _Part:
         return {i: r.version for i, r in self.records.items()}
 
 
+def build_embedder(settings: Settings) -> MiniLMEmbedder | OnnxMiniLMEmbedder:
+    """The embedder ``LIFTOS_MEMORY_EMBEDDER`` names. The ONNX ones are exported from the
+    installed MiniLM by the project on first use and cached under the state directory."""
+    if settings.memory_embedder == "minilm":
+        return MiniLMEmbedder()
+    precision = "int8" if settings.memory_embedder == "onnx-int8" else "fp32"
+    return OnnxMiniLMEmbedder(
+        precision=precision, cache_dir=settings.state_dir.expanduser().resolve() / "embeddings"
+    )
+
+
 class MemoryShardActor:
     """One memory shard. Run as a named Ray actor (:func:`actor_options`); every Serve replica
     finds it by name, so they all share it.
@@ -130,7 +142,7 @@ class MemoryShardActor:
     def __init__(self, settings: Settings, index: int) -> None:
         self._settings = settings
         self._index = index
-        self._embedder = MiniLMEmbedder()
+        self._embedder = build_embedder(settings)
         self._db: Database | None = None
         self._db_lock = asyncio.Lock()
         self._keys: dict[uuid.UUID, bytes] = {}
