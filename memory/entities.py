@@ -184,9 +184,13 @@ _STOPWORDS = frozenset(
         "that's", "what's", "there's", "here's", "don't", "didn't", "can't", "won't",
         "however", "although", "though", "because", "since", "while", "once", "anyway",
         "actually", "really", "definitely", "absolutely", "totally", "congrats",
-        "congratulations", "happy", "merry", "dear", "regards", "cheers"
+        "congratulations", "happy", "merry", "dear", "regards", "cheers", "would", "could",
+        "might", "must", "shall", "doesn't", "isn't", "wasn't", "hasn't",
+        "haven't"
     }
 )  # fmt: skip
+# "Caroline's" names Caroline: the possessive would otherwise make a second, unlinked entity.
+_POSSESSIVE_RE = re.compile(r"['\u2019]s$")
 
 
 def _date_entity(year: int, month: int, day: int | None) -> Entity | None:
@@ -360,7 +364,7 @@ def _capitalised_spans(text: str, found: _Collector) -> None:
         speaker_tag = text[end : end + 1] == ":"
         if at_sentence_start and not speaker_tag and len(words) == 1:
             continue
-        label = " ".join(words)
+        label = _POSSESSIVE_RE.sub("", " ".join(words))
         preceding = text[max(0, start - 12) : start].split()[-1:]
         cue = preceding[0].lower() if preceding else ""
         if len(words) == 1:

@@ -171,3 +171,24 @@ def test_extraction_is_fast_enough_for_every_memory() -> None:
     for _ in range(500):
         extract_entities(text)
     assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is Caroline's identity?",
+        "What is Caroline\u2019s identity?",
+        "I met Caroline's sister",
+    ],
+)
+def test_possessive_names_the_person_itself(text: str) -> None:
+    assert _kinds(text) == {"caroline": "person"}
+
+
+def test_possessive_inside_a_multi_word_name_is_kept() -> None:
+    assert _kinds("We ate at the Jon's Bakery stand") == {"jon's bakery": "topic"}
+
+
+@pytest.mark.parametrize("modal", ["Would", "Could", "Might", "Does", "Has"])
+def test_a_leading_modal_verb_is_not_part_of_the_name(modal: str) -> None:
+    assert _kinds(f"{modal} Melanie go camping?") == {"melanie": "person"}

@@ -210,3 +210,34 @@ def test_bad_arguments_are_refused(shard: MemoryShard) -> None:
         shard.search("x", limit=0)
     with pytest.raises(ValueError, match="unknown retrievers"):
         RecallSpec(weights={"telepathy": 1.0})
+
+
+def test_indexes_see_who_and_when_but_entities_come_from_the_text(shard: MemoryShard) -> None:
+    item = CORPUS[0]
+    assert shard.indexed_text(item) == f"Caroline (8 May 2023): {item.text}"
+    assert shard.indexed_text(CORPUS[2]) == CORPUS[2].text  # no speaker, no event date
+    # The header makes the speaker findable by keyword even where the turn never names her.
+    assert 6 in _ids(shard.search("Melanie camping", mode="keyword"))
+
+
+def test_search_fuses_exactly_the_rankings_it_reports(shard: MemoryShard) -> None:
+    rankings = shard.rankings("did the support group help Caroline")
+    assert set(rankings) >= {"dense", "keyword", "graph"}
+    assert (
+        _ids(shard.search("Caroline support group", mode="dense", limit=5))
+        == (shard.rankings("Caroline support group", mode="dense")["dense"][:5])
+    )
+
+
+def test_without_context_keys_the_text_is_indexed_bare(
+    tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    bare = MemoryShard(
+        embedder=minilm,
+        graph=KuzuGraph(tmp_path / "bare", buffer_pool_size=32 << 20),
+        spec=RecallSpec(context_keys=(), date_context=False),
+    )
+    try:
+        assert bare.indexed_text(CORPUS[0]) == CORPUS[0].text
+    finally:
+        bare.close()
