@@ -11,12 +11,26 @@ match on their lower-cased surface form with bm25s's bundled English stopwords r
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Collection, Iterable, Sequence
 from threading import Lock
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    import bm25s
+
+
+def _bm25s() -> ModuleType:
+    """bm25s, imported on first use. Importing it runs a JAX computation when JAX is installed
+    (it probes ``jax.lax.top_k``), which starts JAX's thread pool; a process that imports this
+    module and later forks (``ray.init`` starting a local cluster, for one) would then fork a
+    multithreaded process. Deferring the import keeps merely importing memory code inert."""
+    return importlib.import_module("bm25s")
+
 
 # bm25s's default token pattern, as scikit-learn's CountVectorizer: words of 2+ characters.
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -26,7 +40,7 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stopword-free tokens per text, as bm25s indexes them."""
     if not texts:
         return []
-    tokens = bm25s.tokenize(
+    tokens = _bm25s().tokenize(
         list(texts),
         lower=True,
         token_pattern=_TOKEN_PATTERN,
@@ -138,6 +152,6 @@ class KeywordIndex:
             self._retriever, self._row_ids = None, np.empty(0, dtype=np.int64)
             return
         row_ids = np.array(sorted(self._tokens), dtype=np.int64)
-        retriever = bm25s.BM25(k1=self.k1, b=self.b)
+        retriever = _bm25s().BM25(k1=self.k1, b=self.b)
         retriever.index([self._tokens[int(i)] for i in row_ids], show_progress=False)
         self._retriever, self._row_ids = retriever, row_ids
