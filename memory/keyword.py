@@ -5,19 +5,23 @@ index. Writes therefore only update the kept token lists and mark the index stal
 rebuilds it once. Bursts of writes (an ingest batch, a tenant rebuild) then cost one rebuild, and
 an index that is written but never searched costs none.
 
-No stemmer ships with the installed dependencies (bm25s expects PyStemmer for that), so terms
-match on their lower-cased surface form with bm25s's bundled English stopwords removed.
+Terms are lower-cased, bm25s's bundled English stopwords are dropped, and by default the index
+reduces them to their Snowball English stems (PyStemmer), so "campaigns" finds "campaign" and
+"painted" finds "paint". Documents and queries of one index always go through the same
+tokenization. ``tokenize`` leaves words unstemmed unless asked: its other callers show terms to
+people (cluster labels), and stems such as "carolin" read badly.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Collection, Iterable, Sequence
-from threading import Lock
+from threading import Lock, local
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
+import Stemmer
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
@@ -32,12 +36,33 @@ def _bm25s() -> ModuleType:
     return importlib.import_module("bm25s")
 
 
+def _kth_best_score(scores: NDArray[np.float64], k: int) -> float:
+    """The k-th highest score, by bm25s's top-k on its numpy backend: its "auto" choice is JAX
+    whenever JAX is installed, which would put JAX dispatch on every keyword search."""
+    selection = importlib.import_module("bm25s.selection")
+    top_scores, _ = selection.topk(scores, k, backend="numpy", sorted=False)
+    return float(np.min(top_scores))
+
+
 # bm25s's default token pattern, as scikit-learn's CountVectorizer: words of 2+ characters.
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
+# A PyStemmer stemmer keeps internal state and must not be used by two threads at once, and
+# searches of one index may run on several threads: each thread gets its own.
+_stemmers = local()
 
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased, stopword-free tokens per text, as bm25s indexes them."""
+
+def _english_stemmer() -> Stemmer.Stemmer:
+    stemmer: Stemmer.Stemmer | None = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = Stemmer.Stemmer("english")
+        _stemmers.english = stemmer
+    return stemmer
+
+
+def tokenize(texts: Sequence[str], *, stem: bool = False) -> list[list[str]]:
+    """Lower-cased, stopword-free tokens per text, as bm25s indexes them; with ``stem``, each
+    reduced to its Snowball English stem."""
     if not texts:
         return []
     tokens = _bm25s().tokenize(
@@ -45,6 +70,7 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
         lower=True,
         token_pattern=_TOKEN_PATTERN,
         stopwords="en",
+        stemmer=_english_stemmer() if stem else None,
         return_ids=False,
         show_progress=False,
         allow_empty=False,
@@ -53,11 +79,15 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 
 
 class KeywordIndex:
-    """Per-tenant BM25 index keyed by stable int64 memory ids."""
+    """Per-tenant BM25 index keyed by stable int64 memory ids.
 
-    def __init__(self, *, k1: float = 1.5, b: float = 0.75) -> None:
+    ``stem`` matches words on their English stems (documents and queries alike); off, only the
+    lower-cased surface forms match."""
+
+    def __init__(self, *, k1: float = 1.5, b: float = 0.75, stem: bool = True) -> None:
         self.k1 = k1
         self.b = b
+        self.stem = stem
         self._tokens: dict[int, list[str]] = {}
         self._retriever: bm25s.BM25 | None = None
         self._row_ids: NDArray[np.int64] = np.empty(0, dtype=np.int64)
@@ -78,7 +108,7 @@ class KeywordIndex:
         """Insert a batch; an id already present is replaced (an update)."""
         if len(ids) != len(texts):
             raise ValueError("ids and texts must have the same length")
-        tokenized = tokenize(texts)
+        tokenized = tokenize(texts, stem=self.stem)
         with self._lock:
             for memory_id, tokens in zip(ids, tokenized, strict=True):
                 self._tokens[int(memory_id)] = tokens
@@ -98,7 +128,7 @@ class KeywordIndex:
         """Replace the whole contents, e.g. from the PostgreSQL source of truth."""
         if len(ids) != len(texts):
             raise ValueError("ids and texts must have the same length")
-        tokenized = tokenize(texts)
+        tokenized = tokenize(texts, stem=self.stem)
         with self._lock:
             self._tokens = {
                 int(memory_id): tokens for memory_id, tokens in zip(ids, tokenized, strict=True)
@@ -116,7 +146,9 @@ class KeywordIndex:
             retriever, row_ids = self._retriever, self._row_ids
         if retriever is None or row_ids.size == 0:
             return []
-        query_tokens = [t for t in tokenize([query])[0] if t in retriever.vocab_dict]
+        query_tokens = [
+            t for t in tokenize([query], stem=self.stem)[0] if t in retriever.vocab_dict
+        ]
         if not query_tokens:
             return []
         scores = np.asarray(retriever.get_scores(query_tokens), dtype=np.float64)
@@ -124,6 +156,10 @@ class KeywordIndex:
         if allowed_ids is not None:
             candidates &= np.isin(row_ids, np.fromiter(allowed_ids, dtype=np.int64))
         positions = np.flatnonzero(candidates)
+        if positions.size > k:
+            # The numpy top-k breaks ties at the k-th score arbitrarily; every document scoring
+            # at least that much is kept so the sort below can prefer the smaller ids.
+            positions = positions[scores[positions] >= _kth_best_score(scores[positions], k)]
         order = np.lexsort((row_ids[positions], -scores[positions]))[:k]
         chosen = positions[order]
         return [

@@ -1,3 +1,8 @@
+import importlib
+
+import numpy as np
+import pytest
+
 from memory.keyword import KeywordIndex, tokenize
 
 DOCS = {
@@ -16,6 +21,49 @@ def _index() -> KeywordIndex:
 
 def test_tokenize_lowercases_and_drops_stopwords() -> None:
     assert tokenize(["The Budget was CUT"]) == [["budget", "cut"]]
+
+
+def test_tokenize_keeps_surface_words_unless_asked_to_stem() -> None:
+    assert tokenize(["The campaigns painted"]) == [["campaigns", "painted"]]
+    assert tokenize(["The campaigns painted"], stem=True) == [["campaign", "paint"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("campaigns", 1), ("campaigning", 1), ("painted", 5), ("painting", 5), ("painter", 6)],
+)
+def test_stemming_matches_inflections_in_documents_and_queries(query: str, expected: int) -> None:
+    index = _index()
+    index.add([5, 6], ["She likes to paint landscapes", "Two painters at the fence"])
+
+    assert [memory_id for memory_id, _ in index.search(query, k=10)] == [expected]
+
+
+def test_without_stemming_only_surface_forms_match() -> None:
+    index = KeywordIndex(stem=False)
+    index.add([1, 2], ["the television campaign", "campaigns on radio"])
+
+    assert [memory_id for memory_id, _ in index.search("campaigns", k=5)] == [2]
+    assert index.search("painted", k=5) == []
+
+
+def test_deleted_inflected_documents_are_never_returned() -> None:
+    index = KeywordIndex()
+    index.add([1, 2, 3], ["painted a mural", "paints portraits", "budget review"])
+    assert {memory_id for memory_id, _ in index.search("painting", k=10)} == {1, 2}
+
+    assert index.delete([1]) == 1
+
+    assert [memory_id for memory_id, _ in index.search("painting", k=10)] == [2]
+
+
+def test_update_drops_the_old_stems() -> None:
+    index = KeywordIndex()
+    index.add([1, 2], ["campaigns launched", "budget review"])
+    index.add([1], ["painted a mural"])
+
+    assert index.search("campaign", k=5) == []
+    assert [memory_id for memory_id, _ in index.search("paints", k=5)] == [1]
 
 
 def test_exact_term_match_ranks_first() -> None:
@@ -83,6 +131,32 @@ def test_rebuild_replaces_contents_and_k_limits() -> None:
     assert {memory_id for memory_id, _ in hits} <= {10, 11, 12}
     assert index.ids().tolist() == [10, 11, 12]
     assert index.memory_bytes() > 0
+
+
+def test_ties_beyond_k_go_to_the_smaller_ids() -> None:
+    index = KeywordIndex()
+    ids = [41, 7, 99, 3, 56, 12, 80, 25]
+    index.add(ids, ["budget review"] * len(ids))
+    index.add([500], ["budget budget budget"])
+
+    hits = index.search("budget", k=4)
+
+    assert [memory_id for memory_id, _ in hits] == [500, 3, 7, 12]
+    assert hits[0][1] > hits[1][1] == hits[3][1]
+
+
+def test_top_k_uses_numpy_not_jax(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(scores: np.ndarray, k: int) -> None:
+        raise AssertionError("JAX top-k reached from the keyword search")
+
+    monkeypatch.setattr(importlib.import_module("bm25s.selection"), "_topk_jax", refuse)
+    monkeypatch.setattr(importlib.import_module("bm25s.selection"), "JAX_IS_AVAILABLE", True)
+    index = KeywordIndex()
+    index.add(list(range(20)), [f"budget review {'budget ' * (i % 5)}" for i in range(20)])
+
+    hits = index.search("budget", k=3)
+
+    assert [memory_id for memory_id, _ in hits] == [4, 9, 14]
 
 
 def test_document_of_only_stopwords_is_indexable() -> None:
