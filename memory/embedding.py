@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from threading import Lock
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -53,6 +53,67 @@ def minilm_model_dir() -> Path:
     return model_dir
 
 
+class QueryCache:
+    """LRU cache of query embeddings in front of an encoder.
+
+    Recall traffic repeats the same query text (dashboards, retries, several retrievers per
+    request), and a hit skips a forward pass. Thread-safe: Ray actors may serve concurrent
+    requests from threads, and OrderedDict moves are not atomic.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 0:
+            raise ValueError("cache_size must not be negative")
+        self.size = size
+        self._rows: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._lock = Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def encode(
+        self,
+        queries: Sequence[str],
+        encoder: Callable[[Sequence[str]], NDArray[np.float32]],
+        dimension: int,
+    ) -> NDArray[np.float32]:
+        """Rows for ``queries``, encoding only those not cached; the result is read-only."""
+        result = np.empty((len(queries), dimension), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._lock:
+            for position, query in enumerate(queries):
+                cached = self._rows.get(query)
+                if cached is None:
+                    missing.setdefault(query, []).append(position)
+                    continue
+                self._rows.move_to_end(query)
+                self.hits += 1
+                result[position] = cached
+        if missing:
+            fresh = encoder(list(missing))
+            with self._lock:
+                for row, (query, positions) in zip(fresh, missing.items(), strict=True):
+                    self.misses += 1
+                    result[positions] = row
+                    self._remember(query, row)
+        result.setflags(write=False)
+        return result
+
+    def info(self) -> tuple[int, int, int]:
+        """(hits, misses, current entries)."""
+        with self._lock:
+            return self.hits, self.misses, len(self._rows)
+
+    def _remember(self, query: str, row: NDArray[np.float32]) -> None:
+        if self.size == 0:
+            return
+        stored = row.copy()
+        stored.setflags(write=False)
+        self._rows[query] = stored
+        self._rows.move_to_end(query)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 on CPU, loaded only from the installed package's files.
 
@@ -71,12 +132,7 @@ class MiniLMEmbedder:
             raise EmbeddingModelMissingError(f"{MINILM_NAME} reported no embedding dimension")
         self._dimension = int(dimension)
         self.batch_size = batch_size
-        self._cache_size = cache_size
-        self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
-        # Ray actors may serve concurrent requests from threads; OrderedDict moves are not atomic.
-        self._cache_lock = Lock()
-        self.cache_hits = 0
-        self.cache_misses = 0
+        self._queries = QueryCache(cache_size)
 
     @property
     def dimension(self) -> int:
@@ -102,26 +158,7 @@ class MiniLMEmbedder:
 
     def encode_queries(self, queries: Sequence[str]) -> NDArray[np.float32]:
         """Encode query texts through the LRU cache; the returned rows are read-only copies."""
-        result = np.empty((len(queries), self._dimension), dtype=np.float32)
-        missing: dict[str, list[int]] = {}
-        with self._cache_lock:
-            for position, query in enumerate(queries):
-                cached = self._cache.get(query)
-                if cached is None:
-                    missing.setdefault(query, []).append(position)
-                    continue
-                self._cache.move_to_end(query)
-                self.cache_hits += 1
-                result[position] = cached
-        if missing:
-            fresh = self.encode(list(missing))
-            with self._cache_lock:
-                for row, (query, positions) in zip(fresh, missing.items(), strict=True):
-                    self.cache_misses += 1
-                    result[positions] = row
-                    self._remember(query, row)
-        result.setflags(write=False)
-        return result
+        return self._queries.encode(queries, self.encode, self._dimension)
 
     def encode_query(self, query: str) -> NDArray[np.float32]:
         row: NDArray[np.float32] = self.encode_queries([query])[0]
@@ -129,18 +166,7 @@ class MiniLMEmbedder:
 
     def cache_info(self) -> tuple[int, int, int]:
         """(hits, misses, current entries)."""
-        with self._cache_lock:
-            return self.cache_hits, self.cache_misses, len(self._cache)
-
-    def _remember(self, query: str, row: NDArray[np.float32]) -> None:
-        if self._cache_size == 0:
-            return
-        stored = row.copy()
-        stored.setflags(write=False)
-        self._cache[query] = stored
-        self._cache.move_to_end(query)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        return self._queries.info()
 
 
 def _load_minilm(model_dir: Path) -> SentenceTransformer:

@@ -13,18 +13,16 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from threading import Lock
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from memory.embedding import MINILM_DIMENSION, MINILM_NAME, minilm_model_dir
+from memory.embedding import MINILM_DIMENSION, MINILM_NAME, QueryCache, minilm_model_dir
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -231,12 +229,7 @@ class OnnxMiniLMEmbedder:
             spin_wait=spin_wait,
         )
         self.batch_size = batch_size
-        self._cache_size = cache_size
-        self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
-        # Ray actors may serve concurrent requests from threads; OrderedDict moves are not atomic.
-        self._cache_lock = Lock()
-        self.cache_hits = 0
-        self.cache_misses = 0
+        self._queries = QueryCache(cache_size)
 
     @property
     def dimension(self) -> int:
@@ -267,26 +260,7 @@ class OnnxMiniLMEmbedder:
 
     def encode_queries(self, queries: Sequence[str]) -> NDArray[np.float32]:
         """Encode query texts through the LRU cache; the returned rows are read-only copies."""
-        result = np.empty((len(queries), MINILM_DIMENSION), dtype=np.float32)
-        missing: dict[str, list[int]] = {}
-        with self._cache_lock:
-            for position, query in enumerate(queries):
-                cached = self._cache.get(query)
-                if cached is None:
-                    missing.setdefault(query, []).append(position)
-                    continue
-                self._cache.move_to_end(query)
-                self.cache_hits += 1
-                result[position] = cached
-        if missing:
-            fresh = self.encode(list(missing))
-            with self._cache_lock:
-                for row, (query, positions) in zip(fresh, missing.items(), strict=True):
-                    self.cache_misses += 1
-                    result[positions] = row
-                    self._remember(query, row)
-        result.setflags(write=False)
-        return result
+        return self._queries.encode(queries, self.encode, MINILM_DIMENSION)
 
     def encode_query(self, query: str) -> NDArray[np.float32]:
         row: NDArray[np.float32] = self.encode_queries([query])[0]
@@ -294,18 +268,7 @@ class OnnxMiniLMEmbedder:
 
     def cache_info(self) -> tuple[int, int, int]:
         """(hits, misses, current entries)."""
-        with self._cache_lock:
-            return self.cache_hits, self.cache_misses, len(self._cache)
-
-    def _remember(self, query: str, row: NDArray[np.float32]) -> None:
-        if self._cache_size == 0:
-            return
-        stored = row.copy()
-        stored.setflags(write=False)
-        self._cache[query] = stored
-        self._cache.move_to_end(query)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        return self._queries.info()
 
 
 def _pad(batch: Sequence[Sequence[int]]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
