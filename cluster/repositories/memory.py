@@ -317,3 +317,37 @@ def _record(row: asyncpg.Record, *, key: bytes) -> MemoryRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+# Index bookkeeping: ids and versions of one partition (ids taken modulo ``partitions``) of an
+# org's live memories. No content, so no decryption.
+_PARTITION = "WHERE org_id = $1 AND deleted_at IS NULL AND id % $2::bigint = $3::bigint"
+
+
+async def partition_fingerprint(
+    db: Database, *, org_id: uuid.UUID, partitions: int, partition: int
+) -> tuple[int, int, int]:
+    """(count, sum of ids, sum of versions) of the partition's live memories."""
+    async with db.tenant(org_id) as conn:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, coalesce(sum(id), 0)::text AS ids, "
+            f"coalesce(sum(version), 0)::text AS versions FROM memory_records {_PARTITION}",
+            org_id,
+            partitions,
+            partition,
+        )
+    return int(row["n"]), int(row["ids"]), int(row["versions"])
+
+
+async def partition_versions(
+    db: Database, *, org_id: uuid.UUID, partitions: int, partition: int
+) -> dict[int, int]:
+    """Id -> version of the partition's live memories."""
+    async with db.tenant(org_id) as conn:
+        rows = await conn.fetch(
+            f"SELECT id, version FROM memory_records {_PARTITION}",
+            org_id,
+            partitions,
+            partition,
+        )
+    return {int(r["id"]): int(r["version"]) for r in rows}

@@ -67,33 +67,17 @@ class PartStats:
     graph_entities: int
 
 
-# The two reads below only touch ids and versions (no content, so no decryption). They belong
-# with the other memory queries in cluster/repositories/memory.py; they live here until then.
-
-
 async def fetch_fingerprint(db: Database, part: TenantPart) -> Fingerprint:
-    async with db.tenant(part.org_id) as conn:
-        row = await conn.fetchrow(
-            "SELECT count(*) AS n, coalesce(sum(id), 0)::text AS ids, "
-            "coalesce(sum(version), 0)::text AS versions FROM memory_records "
-            "WHERE org_id = $1 AND deleted_at IS NULL AND id % $2::bigint = $3::bigint",
-            part.org_id,
-            part.partitions,
-            part.partition,
-        )
-    return Fingerprint(int(row["n"]), int(row["ids"]), int(row["versions"]))
+    count, id_sum, version_sum = await repo.partition_fingerprint(
+        db, org_id=part.org_id, partitions=part.partitions, partition=part.partition
+    )
+    return Fingerprint(count, id_sum, version_sum)
 
 
 async def fetch_versions(db: Database, part: TenantPart) -> dict[int, int]:
-    async with db.tenant(part.org_id) as conn:
-        rows = await conn.fetch(
-            "SELECT id, version FROM memory_records "
-            "WHERE org_id = $1 AND deleted_at IS NULL AND id % $2::bigint = $3::bigint",
-            part.org_id,
-            part.partitions,
-            part.partition,
-        )
-    return {int(r["id"]): int(r["version"]) for r in rows}
+    return await repo.partition_versions(
+        db, org_id=part.org_id, partitions=part.partitions, partition=part.partition
+    )
 
 
 def memory_item(record: repo.MemoryRecord) -> MemoryItem:
