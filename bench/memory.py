@@ -65,10 +65,11 @@ from bench.memory_locomo import (
     tenant_of,
 )
 from memory.dense import DenseIndex
+from memory.embedders import EMBEDDER_NAMES, EmbedderName, build_embedder
 from memory.embedding import MiniLMEmbedder
 from memory.fusion import reciprocal_rank_fusion
 from memory.graph import KuzuGraph
-from memory.shard import MemoryItem, MemoryShard, RecallSpec
+from memory.shard import MemoryItem, MemoryShard, QueryEmbedder, RecallSpec
 
 STORED_AT = datetime(2024, 1, 1, tzinfo=UTC)
 MODES = ("dense", "keyword", "hybrid", "hybrid+graph")
@@ -109,7 +110,7 @@ def ranked_by_mode(answer: Answered, spec: RecallSpec) -> dict[str, list[int]]:
 
 def run_locomo(
     conversations: Sequence[Conversation],
-    embedder: MiniLMEmbedder,
+    embedder: QueryEmbedder,
     spec: RecallSpec,
     workdir: Path,
 ) -> tuple[list[Answered], int, float]:
@@ -224,7 +225,6 @@ def tune(answers: Sequence[Answered], spec: RecallSpec) -> None:
 
 def locomo(args: argparse.Namespace) -> int:
     conversations = [c for c in load_locomo() if c.tenant in args.tenants]
-    embedder = MiniLMEmbedder(batch_size=64, cache_size=4096)
     spec = RecallSpec()
     print(
         f"LoCoMo: {len(conversations)} tenants, "
@@ -236,28 +236,44 @@ def locomo(args: argparse.Namespace) -> int:
         f"spec: weights {dict(spec.weights)}, rrf_k {spec.rrf_k:g}, depth {spec.depth}, "
         f"context {spec.context_keys} + date {spec.date_context}"
     )
-    with tempfile.TemporaryDirectory(prefix="bench-memory-") as workdir:
-        answers, violations, seconds = run_locomo(conversations, embedder, spec, Path(workdir))
-        memories = sum(len(c.turns) for c in conversations)
-        print(f"ingestion: {memories} memories in {seconds:.1f} s ({memories / seconds:.0f}/s)")
-        print_scores("LoCoMo retrieval (all selected tenants)", score(answers, spec))
-        print_by_category(answers, spec)
-        if args.tune:
-            tune(answers, spec)
-        if args.ablation:
-            bare = replace(spec, context_keys=(), date_context=False)
-            bare_answers, bare_violations, _ = run_locomo(
-                conversations, embedder, bare, Path(workdir) / "bare"
-            )
-            violations += bare_violations
-            print_scores(
-                "ablation: bare turn text (no speaker/date header)", score(bare_answers, bare)
-            )
-    hybrid = score(answers, spec)["hybrid+graph"].recall_at_10
+    violations = 0
+    summary: list[tuple[str, float, Mapping[str, Scores]]] = []
+    memories = sum(len(c.turns) for c in conversations)
+    for name in args.embedders:
+        embedder = build_embedder(name, cache_size=4096)
+        print(f"\n== embedder {name}")
+        with tempfile.TemporaryDirectory(prefix="bench-memory-") as workdir:
+            answers, found, seconds = run_locomo(conversations, embedder, spec, Path(workdir))
+            violations += found
+            print(f"ingestion: {memories} memories in {seconds:.1f} s ({memories / seconds:.0f}/s)")
+            scores = score(answers, spec)
+            summary.append((name, memories / seconds, scores))
+            print_scores(f"LoCoMo retrieval, {name} (all selected tenants)", scores)
+            print_by_category(answers, spec)
+            if args.tune:
+                tune(answers, spec)
+            if args.ablation:
+                bare = replace(spec, context_keys=(), date_context=False)
+                bare_answers, bare_violations, _ = run_locomo(
+                    conversations, embedder, bare, Path(workdir) / "bare"
+                )
+                violations += bare_violations
+                print_scores(
+                    "ablation: bare turn text (no speaker/date header)", score(bare_answers, bare)
+                )
+    if len(summary) > 1:
+        print("\nrecall@10 by embedder (same shards, same questions)")
+        print("| embedder | engine ingest/s | " + " | ".join(MODES) + " |")
+        print("| --- | ---: |" + " ---: |" * len(MODES))
+        for name, rate, scores in summary:
+            shown = " | ".join(f"{scores[mode].recall_at_10:.3f}" for mode in MODES)
+            print(f"| {name} | {rate:.0f} | {shown} |")
+    hybrid = summary[0][2]["hybrid+graph"].recall_at_10
     print(
-        f"\nhybrid+graph recall@10 {hybrid:.3f} (goal >= {RECALL_TARGET}); "
-        f"isolation: {violations} hits from another tenant "
-        f"over {len(answers)} questions x {len(MODES)} retrievals"
+        f"\nhybrid+graph recall@10 {hybrid:.3f} with {summary[0][0]} (goal >= {RECALL_TARGET}); "
+        f"isolation: {violations} hits from another tenant over "
+        f"{len(args.embedders)} embedders x {sum(len(c.questions) for c in conversations)} "
+        f"questions x {len(MODES)} retrievals"
     )
     return 1 if violations else 0
 
@@ -467,6 +483,14 @@ def _tenants(value: str) -> list[int]:
     return sorted(chosen)
 
 
+def _embedders(value: str) -> list[EmbedderName]:
+    known = {name: name for name in EMBEDDER_NAMES}
+    chosen = [part.strip() for part in value.split(",") if part.strip()]
+    if not chosen or any(name not in known for name in chosen):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(EMBEDDER_NAMES)}")
+    return [known[name] for name in chosen]
+
+
 def _sizes(value: str) -> list[int]:
     return [int(part.replace("_", "")) for part in value.split(",") if part]
 
@@ -482,6 +506,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dense-size", type=int, default=1_000_000, help="0 skips it")
     parser.add_argument("--queries", type=int, default=200, help="timed queries per size")
     parser.add_argument("--ingest-sample", type=int, default=1000, help="memories embedded")
+    parser.add_argument(
+        "--embedders",
+        type=_embedders,
+        default=["onnx-int8"],
+        help=f"comma-separated, of {', '.join(EMBEDDER_NAMES)}; the first also runs --speed",
+    )
     args = parser.parse_args(argv)
     status = 0
     if not args.no_locomo:

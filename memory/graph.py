@@ -8,13 +8,14 @@ index, rebuildable from PostgreSQL with `rebuild`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import kuzu
+import numpy as np
 
 from memory.entities import Entity, canonical_name
 
@@ -131,10 +132,7 @@ _RELATED = (
     "MATCH (a:Entity)-[:RELATED]-(b:Entity) WHERE a.name IN $names AND a.name <> b.name "
     "RETURN b.name AS name, b.kind AS kind, b.label AS label, count(*) AS weight"
 )
-_MEMORIES_FOR_ENTITIES = (
-    "MATCH (m:Memory)-[:MENTIONS]->(e:Entity) WHERE e.name IN $names "
-    "RETURN m.id, count(DISTINCT e) AS matched ORDER BY matched DESC, m.id DESC LIMIT $limit"
-)
+_ALL_MENTIONS = "MATCH (m:Memory)-[:MENTIONS]->(e:Entity) RETURN m.id, e.name"
 
 
 class KuzuGraph:
@@ -142,6 +140,13 @@ class KuzuGraph:
 
     Calls are serialised by a lock: a Kuzu connection is not safe to share between threads, and
     the batch writes run in one explicit transaction so a failed batch leaves nothing behind.
+
+    ``memories_for_entities`` runs on every hybrid search. Kuzu answers it in ~15 ms at 100k
+    memories (an aggregation over every MENTIONS edge of the named entities), most of a search's
+    budget, so the store mirrors the MENTIONS edges in memory (entity name -> memory ids,
+    updated after each committed write, loaded from the file when an existing database is
+    opened) and answers that one-hop lookup from the mirror in well under a millisecond.
+    Traversals, counts and relations are Kuzu queries.
     """
 
     def __init__(
@@ -160,6 +165,12 @@ class KuzuGraph:
         self._connection = kuzu.Connection(self._database)
         for statement in _SCHEMA:
             self._execute(statement)
+        self._mentioned_by: dict[str, set[int]] = {}
+        self._mentions_of: dict[int, tuple[str, ...]] = {}
+        by_memory: dict[int, list[str]] = {}
+        for memory_id, name in self._execute(_ALL_MENTIONS):
+            by_memory.setdefault(int(memory_id), []).append(name)
+        self._mirror({memory_id: tuple(names) for memory_id, names in by_memory.items()})
 
     @property
     def path(self) -> Path:
@@ -175,7 +186,9 @@ class KuzuGraph:
             result.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self, after_commit: Callable[[], None] | None = None) -> Iterator[None]:
+        """One Kuzu transaction; ``after_commit`` (the mirror's update) runs only once the
+        write is committed, still under the lock so readers never see it half done."""
         with self._lock:
             self._execute("BEGIN TRANSACTION")
             try:
@@ -184,6 +197,8 @@ class KuzuGraph:
                 self._execute("ROLLBACK")
                 raise
             self._execute("COMMIT")
+            if after_commit is not None:
+                after_commit()
 
     def add_memory(self, memory_id: int, entities: Sequence[Entity]) -> None:
         self.add_memories([(memory_id, entities)])
@@ -201,7 +216,8 @@ class KuzuGraph:
         for memory_id, entities_by_name in by_memory.items():
             unique_entities.update(entities_by_name)
             pairs.extend({"id": memory_id, "name": name} for name in entities_by_name)
-        with self._transaction():
+        mentions = {memory_id: tuple(names) for memory_id, names in by_memory.items()}
+        with self._transaction(after_commit=lambda: self._mirror(mentions)):
             self._execute(_MERGE_MEMORIES, {"ids": ids})
             self._execute(_DROP_MENTIONS, {"ids": ids})
             if unique_entities:
@@ -224,7 +240,7 @@ class KuzuGraph:
         """Remove memories and their MENTIONS; entities stay, they may be mentioned again."""
         ids = sorted({int(memory_id) for memory_id in memory_ids})
         if ids:
-            with self._transaction():
+            with self._transaction(after_commit=lambda: self._unmirror(ids)):
                 self._execute(_DELETE_MEMORIES, {"ids": ids})
 
     def rebuild(
@@ -281,8 +297,40 @@ class KuzuGraph:
         if not keys or limit <= 0:
             return []
         with self._lock:
-            rows = self._execute(_MEMORIES_FOR_ENTITIES, {"names": keys, "limit": limit})
-        return [(int(memory_id), float(matched)) for memory_id, matched in rows]
+            postings = [
+                np.fromiter(found, dtype=np.int64, count=len(found))
+                for key in keys
+                if (found := self._mentioned_by.get(key))
+            ]
+        if not postings:
+            return []
+        # Each (memory, entity) edge is in the mirror once, so a memory's count is how many of
+        # the named entities it mentions: Kuzu's count(DISTINCT e).
+        ids, matched = np.unique(np.concatenate(postings), return_counts=True)
+        order = np.lexsort((-ids, -matched))[:limit]
+        return list(
+            zip(ids[order].tolist(), matched[order].astype(np.float64).tolist(), strict=True)
+        )
+
+    def _mirror(self, mentions: Mapping[int, tuple[str, ...]]) -> None:
+        """Record in the mirror that each memory now mentions exactly these entity names."""
+        self._unmirror(mentions)
+        for memory_id, names in mentions.items():
+            self._mentions_of[memory_id] = names
+            for name in names:
+                self._mentioned_by.setdefault(name, set()).add(memory_id)
+
+    def _forget_mirror(self) -> None:
+        self._mentioned_by.clear()
+        self._mentions_of.clear()
+
+    def _unmirror(self, memory_ids: Iterable[int]) -> None:
+        for memory_id in memory_ids:
+            for name in self._mentions_of.pop(memory_id, ()):
+                found = self._mentioned_by[name]
+                found.discard(memory_id)
+                if not found:
+                    del self._mentioned_by[name]
 
     def stats(self) -> GraphStats:
         with self._lock:
@@ -309,7 +357,7 @@ class KuzuGraph:
         return sum(path.stat().st_size for path in siblings if path.is_file())
 
     def clear(self) -> None:
-        with self._transaction():
+        with self._transaction(after_commit=self._forget_mirror):
             self._execute("MATCH (m:Memory) DETACH DELETE m")
             self._execute("MATCH (e:Entity) DETACH DELETE e")
 

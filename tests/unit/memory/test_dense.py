@@ -167,3 +167,33 @@ def test_rejects_wrong_shapes() -> None:
         index.add([1, 2], _unit_rows(3, seed=15))
     with pytest.raises(ValueError, match="shape"):
         index.search(np.zeros((1, DIMENSION + 1), dtype=np.float32), k=1)
+
+
+@pytest.mark.parametrize("exact_limit", [10_000, 100])
+def test_stored_vectors_and_filtered_search_follow_updates_and_deletes(exact_limit: int) -> None:
+    # Deletes shift FAISS's flat storage rows and updates add new labels in HNSW mode: the
+    # vectors handed back, and the exact scan over an allowed set, must still be each id's own.
+    ids = np.arange(300, dtype=np.int64) * 3
+    vectors = _unit_rows(300, seed=21)
+    index = DenseIndex(DIMENSION, exact_limit=exact_limit)
+    index.add(ids, vectors)
+    query = _unit_rows(1, seed=22)[0]
+    replacement = _unit_rows(20, seed=23)
+    index.add(ids[100:120], replacement)
+    vectors[100:120] = replacement
+    index.vectors(ids[:5].tolist())  # caches the row layout that the delete below changes
+    index.delete(ids[10:40].tolist())
+    live = np.concatenate([ids[:10], ids[40:]])
+    expected_vectors = np.concatenate([vectors[:10], vectors[40:]])
+
+    np.testing.assert_array_equal(index.vectors(live[::-1].tolist()), expected_vectors[::-1])
+    allowed = set(live[::4].tolist()) | set(ids[10:40].tolist())
+    found_ids, scores = index.search(query, k=8, allowed_ids=allowed)[0]
+    np.testing.assert_array_equal(
+        found_ids, _brute_force(live[::4], expected_vectors[::4], query, 8)
+    )
+    np.testing.assert_allclose(
+        scores, expected_vectors[::4][np.searchsorted(live[::4], found_ids)] @ query, rtol=1e-5
+    )
+    with pytest.raises(KeyError):
+        index.vectors([ids[20]])
