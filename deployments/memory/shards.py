@@ -22,7 +22,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -96,15 +96,36 @@ def memory_item(record: repo.MemoryRecord) -> MemoryItem:
 
 @dataclass
 class _Part:
+    """One loaded tenant part. ``records`` changes only through ``put`` and ``drop``, which
+    keep the fingerprint's sums, so comparing with PostgreSQL costs no pass over 100k records
+    on the search path."""
+
     part: TenantPart
     shard: MemoryShard
     directory: Path
     records: dict[int, repo.MemoryRecord] = field(default_factory=dict)
     deleted: set[int] = field(default_factory=set)
     checked_at: float = 0.0
+    checking: bool = False
+    _id_sum: int = 0
+    _version_sum: int = 0
 
-    def versions(self) -> dict[int, int]:
-        return {i: r.version for i, r in self.records.items()}
+    def put(self, record: repo.MemoryRecord) -> None:
+        self.drop(record.id)
+        self.records[record.id] = record
+        self._id_sum += record.id
+        self._version_sum += record.version
+
+    def drop(self, memory_id: int) -> bool:
+        record = self.records.pop(memory_id, None)
+        if record is None:
+            return False
+        self._id_sum -= record.id
+        self._version_sum -= record.version
+        return True
+
+    def fingerprint(self) -> Fingerprint:
+        return Fingerprint(len(self.records), self._id_sum, self._version_sum)
 
 
 def shard_embedder(settings: Settings) -> MiniLMEmbedder | OnnxMiniLMEmbedder:
@@ -170,8 +191,8 @@ class MemoryShardActor:
 
     async def _ensure(self, part: TenantPart, *, check: bool, sync: bool = False) -> _Part:
         """The loaded part (call with its lock held): loaded from PostgreSQL if needed, and
-        compared with it when ``sync`` or when the last comparison is older than the sync
-        interval and ``check``."""
+        compared with it now when ``sync``, or in the background when ``check`` and the last
+        comparison is older than the sync interval."""
         slot = (part.org_id, part.partition)
         loaded = self._parts.get(slot)
         # Partition counts only grow (the replicas keep them in Redis), so a call with a smaller
@@ -182,12 +203,42 @@ class MemoryShardActor:
                 fresh.deleted = loaded.deleted
                 self._retire(loaded)
             self._parts[slot] = loaded = fresh
-        elif sync or (
+        elif sync:
+            loaded = await self._reconcile(loaded)
+        elif (
             check
+            and not loaded.checking
             and time.monotonic() - loaded.checked_at >= self._settings.memory_sync_interval_seconds
         ):
-            loaded = await self._reconcile(loaded)
+            # Off the request path: the comparison is a query over the tenant's rows (tens of ms
+            # at 100k), and a write whose indexing call was lost shows up an interval later
+            # either way. A replica that knows a call failed asks with ``sync`` instead.
+            loaded.checking = True
+            self._spawn(self._check(loaded))
         return loaded
+
+    async def _check(self, loaded: _Part) -> None:
+        """Compare a part with PostgreSQL without holding its lock; reconcile on a mismatch."""
+        slot = (loaded.part.org_id, loaded.part.partition)
+        try:
+            started = time.monotonic()
+            db = await self._database()
+            if await fetch_fingerprint(db, loaded.part) == loaded.fingerprint():
+                loaded.checked_at = started
+                return
+            async with self._lock(loaded.part):
+                if self._parts.get(slot) is loaded:  # not replaced by a reload meanwhile
+                    await self._reconcile(loaded)
+        except Exception:
+            # The next search past the interval tries again; PostgreSQL stays the truth.
+            log.exception("shard %d could not compare %s with PostgreSQL", self._index, slot)
+        finally:
+            loaded.checking = False
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _part(self, part: TenantPart, *, check: bool, sync: bool = False) -> _Part:
         async with self._lock(part):
@@ -215,7 +266,8 @@ class MemoryShardActor:
         shard = await asyncio.to_thread(self._new_shard, directory)
         await asyncio.to_thread(shard.rebuild, [memory_item(r) for r in records])
         loaded = _Part(part=part, shard=shard, directory=directory)
-        loaded.records = {r.id: r for r in records}
+        for record in records:
+            loaded.put(record)
         loaded.checked_at = time.monotonic()
         log.info("shard %d loaded %d memories of %s", self._index, len(records), part)
         return loaded
@@ -231,14 +283,12 @@ class MemoryShardActor:
             await asyncio.to_thread(old.shard.close)
             await asyncio.to_thread(shutil.rmtree, old.directory, True)
 
-        task = asyncio.get_running_loop().create_task(close_later())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._spawn(close_later())
 
     async def _reconcile(self, loaded: _Part) -> _Part:
         db = await self._database()
         started = time.monotonic()
-        if await fetch_fingerprint(db, loaded.part) == Fingerprint.of(loaded.versions()):
+        if await fetch_fingerprint(db, loaded.part) == loaded.fingerprint():
             loaded.checked_at = started
             return loaded
         live = await fetch_versions(db, loaded.part)
@@ -284,12 +334,12 @@ class MemoryShardActor:
             return 0
         await asyncio.to_thread(loaded.shard.add, [memory_item(r) for r in fresh])
         for record in fresh:
-            loaded.records[record.id] = record
+            loaded.put(record)
         return len(fresh)
 
     async def _forget(self, loaded: _Part, ids: Sequence[int]) -> int:
         loaded.deleted.update(ids)
-        present = [i for i in ids if loaded.records.pop(i, None) is not None]
+        present = [i for i in ids if loaded.drop(i)]
         if present:
             await asyncio.to_thread(loaded.shard.delete, present)
         return len(present)

@@ -145,7 +145,9 @@ def test_mention_lookups_agree_with_kuzu_through_adds_updates_and_deletes(
         assert graph.memories_for_entities(names, limit=60) == [
             (memory_id, float(matched)) for memory_id, matched in expected
         ]
-    assert graph.stats().mentions == sum(len(found) for found in graph._mentioned_by.values())
+    stats = graph.stats()
+    assert stats.mentions == sum(len(found) for found in graph._mentioned_by.values())
+    assert stats.memories == len(graph._memory_ids)  # memories that mention nothing included
 
 
 def test_bulk_add_stores_every_mention(graph: KuzuGraph) -> None:
