@@ -1,8 +1,12 @@
 import importlib
+import threading
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pytest
 
+from memory import keyword
 from memory.keyword import KeywordIndex, tokenize
 
 DOCS = {
@@ -171,3 +175,137 @@ def test_index_whose_documents_have_no_terms_returns_nothing() -> None:
     index.add([1], ["the and of"])
 
     assert index.search("the budget", k=5) == []
+
+
+# -- segments: recent writes, merges -------------------------------------------------------------
+
+
+def _fresh_ranking(texts: dict[int, str], query: str) -> list[tuple[int, float]]:
+    index = KeywordIndex()
+    index.add(list(texts), list(texts.values()))
+    return index.search(query, k=20)
+
+
+def _built_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    build = keyword._Segment.build
+
+    def recording(documents: Mapping[int, list[str]], *, k1: float, b: float) -> Any:
+        sizes.append(len(documents))
+        return build(documents, k1=k1, b=b)
+
+    monkeypatch.setattr(keyword._Segment, "build", staticmethod(recording))
+    return sizes
+
+
+def test_writes_after_the_first_search_rebuild_only_the_recent_segment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sizes = _built_sizes(monkeypatch)
+    index = KeywordIndex(merge_floor=100)
+    index.add(list(range(1, 41)), [f"weekly report number {i}" for i in range(1, 41)])
+    index.search("report", k=5)
+    index.add([41], ["television budget note"])
+    index.add([3], ["radio budget note"])  # an update of a main-segment document
+    index.delete([4, 41])
+
+    hits = dict(index.search("budget", k=10))
+
+    assert sizes == [40, 1]  # the main segment once, then the one live recent document
+    assert list(hits) == [3]
+    assert index.search("number 3", k=1)[0][0] != 3  # its old text is masked in the main
+    assert 4 not in dict(index.search("report", k=50))
+    assert index.recent_count == 3
+
+
+def test_merge_in_the_search_path_folds_recent_writes_into_exact_scores() -> None:
+    index = KeywordIndex(merge_floor=2, merge_fraction=0.01, background_merge=False)
+    texts = {i: f"budget review {'budget ' * (i % 4)} week {i}" for i in range(1, 31)}
+    index.add(list(texts), list(texts.values()))
+    index.search("budget", k=3)
+    for memory_id in (31, 32, 33):
+        texts[memory_id] = f"budget budget budget budget budget note {memory_id}"
+        index.add([memory_id], [texts[memory_id]])
+    del texts[5]
+    index.delete([5])
+
+    merged = index.search("budget", k=20)
+
+    assert index.recent_count == 0
+    assert merged == _fresh_ranking(texts, "budget")
+
+
+def test_background_merge_keeps_writes_made_while_it_ran(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    build = keyword._Segment.build
+
+    def slow_in_the_merge_thread(documents: Mapping[int, list[str]], *, k1: float, b: float) -> Any:
+        if threading.current_thread().name == "bm25-merge":
+            assert release.wait(timeout=30)
+        return build(documents, k1=k1, b=b)
+
+    monkeypatch.setattr(keyword._Segment, "build", staticmethod(slow_in_the_merge_thread))
+    index = KeywordIndex(merge_floor=3, merge_fraction=0.01)
+    texts = {i: f"campaign summary {i}" for i in range(1, 21)}
+    index.add(list(texts), list(texts.values()))
+    index.search("campaign", k=1)
+    for memory_id in (21, 22, 23, 24):
+        texts[memory_id] = f"campaign launch {memory_id}"
+        index.add([memory_id], [texts[memory_id]])
+    index.search("campaign", k=1)  # past the threshold: the merge starts and blocks
+    texts[25] = "campaign launch late"
+    index.add([25], [texts[25]])
+    del texts[2]
+    index.delete([2])
+    during = {memory_id for memory_id, _ in index.search("campaign", k=50)}
+
+    release.set()
+    index.wait_for_merge()
+
+    assert during == set(texts)
+    assert index.recent_count == 2  # 25 and 2, written after the merge's snapshot
+    assert {memory_id for memory_id, _ in index.search("campaign", k=50)} == set(texts)
+    assert index.search("late", k=5)[0][0] == 25
+
+
+def test_a_merge_of_contents_replaced_by_rebuild_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    build = keyword._Segment.build
+
+    def slow_in_the_merge_thread(documents: Mapping[int, list[str]], *, k1: float, b: float) -> Any:
+        if threading.current_thread().name == "bm25-merge":
+            assert release.wait(timeout=30)
+        return build(documents, k1=k1, b=b)
+
+    monkeypatch.setattr(keyword._Segment, "build", staticmethod(slow_in_the_merge_thread))
+    index = KeywordIndex(merge_floor=1, merge_fraction=0.01)
+    index.add([1, 2], ["old budget", "old budget plan"])
+    index.search("budget", k=1)
+    index.add([3, 4], ["old budget memo", "old budget list"])
+    index.search("budget", k=1)  # starts a merge of the old contents
+    index.rebuild([10], ["new budget"])
+    assert [memory_id for memory_id, _ in index.search("budget", k=5)] == [10]
+
+    release.set()
+    index.wait_for_merge()
+
+    assert [memory_id for memory_id, _ in index.search("budget", k=5)] == [10]
+
+
+def test_rejects_bad_merge_settings() -> None:
+    with pytest.raises(ValueError, match="merge_fraction"):
+        KeywordIndex(merge_fraction=0)
+    with pytest.raises(ValueError, match="merge_floor"):
+        KeywordIndex(merge_floor=-1)
+
+
+@pytest.mark.parametrize("query", ["x", "a", "!!", "the"])
+def test_query_without_an_indexable_word_returns_nothing(query: str) -> None:
+    index = KeywordIndex()
+    index.add([1, 2], ["weekly budget review", "x"])
+
+    assert index.search(query, k=5) == []
