@@ -28,8 +28,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import faiss
-
 from cluster.repositories import memory as repo
 from cluster.settings import Settings
 from cluster.state import Database
@@ -38,7 +36,7 @@ from memory.embedders import build_embedder
 from memory.embedding import MiniLMEmbedder
 from memory.entities import Entity
 from memory.graph import KuzuGraph
-from memory.onnx_embedding import OnnxMiniLMEmbedder, available_cores
+from memory.onnx_embedding import OnnxMiniLMEmbedder
 from memory.shard import Cluster, MemoryItem, MemoryShard, SearchFilters, SearchMode
 
 log = logging.getLogger(__name__)
@@ -148,10 +146,6 @@ class MemoryShardActor:
     def __init__(self, settings: Settings, index: int) -> None:
         self._settings = settings
         self._index = index
-        # Ray sets OMP_NUM_THREADS to the actor's CPU reservation (1 for a fractional one), which
-        # would build HNSW graphs on one core; the embedder already uses every core the process
-        # may run on, and FAISS gets the same (measured: HNSW inserts 1.5x faster on 2 cores).
-        faiss.omp_set_num_threads(available_cores())
         self._embedder = shard_embedder(settings)
         self._db: Database | None = None
         self._db_lock = asyncio.Lock()
