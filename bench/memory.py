@@ -24,11 +24,13 @@ tenants indexed with the bare turn text (no speaker / date context header).
 search p50/p99 in ms with the query embedding included, with and without the query cache, and
 memory (RSS and the indexes' own byte counts). Document vectors for the full-size fill are
 pseudo-random unit vectors (MiniLM embeds ~130 texts/s on 2 cores, 100k would take 13
-minutes); queries are embedded by MiniLM for real. Then dense only at ``--dense-size`` random
-unit vectors: exact (flat) against HNSW latency and HNSW recall@10.
+minutes); queries are embedded by MiniLM for real. Then dense only at each of
+``--dense-sizes``: exact (flat) against HNSW latency and HNSW recall@10, on vectors with the
+structure of real MiniLM embeddings (``minilm_like_vectors``) and on random unit vectors.
 
 Run: ``.venv/bin/python bench/memory.py [--tenants 0-9] [--tune] [--ablation]`` and
-``.venv/bin/python bench/memory.py --speed --sizes 10000,100000 --dense-size 1000000``.
+``.venv/bin/python bench/memory.py --no-locomo --speed`` (``--dense-sizes 10000,100000``,
+``--dense-corpus minilm`` to shorten it).
 Numbers depend on the machine and on its load; the targets printed are a measurement, not an
 assertion.
 """
@@ -265,8 +267,8 @@ def locomo(args: argparse.Namespace) -> int:
         print("\nrecall@10 by embedder (same shards, same questions)")
         print("| embedder | engine ingest/s | " + " | ".join(MODES) + " |")
         print("| --- | ---: |" + " ---: |" * len(MODES))
-        for name, rate, scores in summary:
-            shown = " | ".join(f"{scores[mode].recall_at_10:.3f}" for mode in MODES)
+        for name, rate, by_mode in summary:
+            shown = " | ".join(f"{by_mode[mode].recall_at_10:.3f}" for mode in MODES)
             print(f"| {name} | {rate:.0f} | {shown} |")
     hybrid = summary[0][2]["hybrid+graph"].recall_at_10
     print(
@@ -436,17 +438,43 @@ def speed(args: argparse.Namespace) -> None:
             shard.close()
             del shard, items
     print(f"targets: p50 <= {P50_TARGET_MS:g} ms, p99 <= {P99_TARGET_MS:g} ms at 100k (via HTTP)")
-    if args.dense_size:
-        dense_only(args.dense_size, args.queries)
+    for corpus in args.dense_corpus:
+        for size in args.dense_sizes:
+            dense_only(size, args.queries, corpus)
 
 
-def dense_only(size: int, query_count: int) -> None:
-    """Exact against HNSW at ``size`` random unit vectors (no structure: HNSW's worst case)."""
+def minilm_like_vectors(
+    count: int, queries: int, *, base_count: int = 20_000, noise: float = 0.025
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """``count`` unit vectors with the neighbourhood structure of real MiniLM embeddings, and
+    ``queries`` real query embeddings. ``base_count`` synthetic memories are embedded for real
+    (ONNX int8); vector i is memory i % base_count's embedding plus Gaussian noise of sd
+    ``noise`` per dimension (cosine ~0.9 to it), renormalised: 1M real embeddings would take
+    ~20 minutes to compute here, and random vectors (no structure at all) are HNSW's worst case
+    rather than what a tenant stores."""
+    embedder = build_embedder("onnx-int8")
+    base = embedder.encode([item.text for item in synthetic_items(min(count, base_count))])
+    rng = np.random.default_rng(3)
+    vectors = np.empty((count, base.shape[1]), dtype=np.float32)
+    for begin in range(0, count, 100_000):
+        rows = np.arange(begin, min(begin + 100_000, count))
+        chunk = base[rows % base.shape[0]] + rng.normal(0.0, noise, (rows.size, base.shape[1]))
+        vectors[rows] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    asked = embedder.encode(synthetic_queries(queries, seed=4))
+    return vectors, asked
+
+
+def dense_only(size: int, query_count: int, corpus: str) -> None:
+    """Exact against HNSW at ``size`` vectors of ``corpus``: ``random`` unit vectors (no
+    structure: HNSW's worst case) or ``minilm`` (see ``minilm_like_vectors``)."""
     dimension = 384
-    vectors = random_unit_vectors(size, dimension, seed=1)
+    if corpus == "random":
+        vectors = random_unit_vectors(size, dimension, seed=1)
+        queries = random_unit_vectors(query_count, dimension, seed=2)
+    else:
+        vectors, queries = minilm_like_vectors(size, query_count)
     ids = np.arange(size, dtype=np.int64)
-    queries = random_unit_vectors(query_count, dimension, seed=2)
-    print(f"\ndense only: {size} random unit vectors of dimension {dimension}, k=10")
+    print(f"\ndense only: {size} {corpus} unit vectors of dimension {dimension}, k=10")
     print("| index | build s | p50 ms | p99 ms | recall@10 vs exact | index MB | RSS MB |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     exact_top: list[set[int]] = []
@@ -484,7 +512,7 @@ def _tenants(value: str) -> list[int]:
 
 
 def _embedders(value: str) -> list[EmbedderName]:
-    known = {name: name for name in EMBEDDER_NAMES}
+    known: dict[str, EmbedderName] = {name: name for name in EMBEDDER_NAMES}
     chosen = [part.strip() for part in value.split(",") if part.strip()]
     if not chosen or any(name not in known for name in chosen):
         raise argparse.ArgumentTypeError(f"choose from {', '.join(EMBEDDER_NAMES)}")
@@ -503,7 +531,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--speed", action="store_true", help="run the speed part")
     parser.add_argument("--no-locomo", action="store_true", help="skip the LoCoMo part")
     parser.add_argument("--sizes", type=_sizes, default=[10_000, 100_000])
-    parser.add_argument("--dense-size", type=int, default=1_000_000, help="0 skips it")
+    parser.add_argument(
+        "--dense-sizes", type=_sizes, default=[10_000, 100_000, 1_000_000], help="'' skips it"
+    )
+    parser.add_argument(
+        "--dense-corpus",
+        type=lambda value: [part for part in value.split(",") if part],
+        default=["minilm", "random"],
+        help="minilm (real embeddings plus noise) and/or random unit vectors",
+    )
     parser.add_argument("--queries", type=int, default=200, help="timed queries per size")
     parser.add_argument("--ingest-sample", type=int, default=1000, help="memories embedded")
     parser.add_argument(
