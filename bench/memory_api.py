@@ -25,9 +25,10 @@ CC BY-NC 4.0 (non-commercial use, attribution required), read from
 ``--speed``: per ``--sizes`` entry, one new org filled with ``bench/memory.py``'s synthetic
 memories through ``POST /store/batch`` (memories/s, real embedding in the shard), then
 ``--queries`` hybrid searches with distinct queries (cold: each query embedded) and the same
-queries again (cached: the shard's query-embedding cache hits), client-side latency p50/p99 in
-ms; the RSS of the shard actor holding the org (read inside the actor with psutil) and
-``GET /analytics``'s storage numbers.
+queries again (cached: the shard's query-embedding cache hits), then ``--mixed`` rounds of
+storing one memory and searching right after it, client-side latency p50/p99 in ms; the RSS
+of the shard actor holding the org (read inside the actor with psutil) and ``GET /analytics``'s
+storage numbers.
 
 Run: ``.venv/bin/python bench/memory_api.py`` (LoCoMo) and
 ``.venv/bin/python bench/memory_api.py --no-locomo --speed --sizes 10000,100000``. The numbers
@@ -396,6 +397,18 @@ def timed_searches(http: httpx.Client, tenant: Tenant, queries: Sequence[str]) -
     return samples
 
 
+def searches_after_writes(
+    http: httpx.Client, tenant: Tenant, items: Sequence[MemoryItem], queries: Sequence[str]
+) -> list[float]:
+    """One memory stored, then one hybrid search, per item: the search latency of a tenant that
+    writes while it reads (each search comes right after a write it must see)."""
+    samples = []
+    for item, query in zip(items, queries, strict=True):
+        ingest(http, tenant, [item], 1, lambda _message: None)
+        samples.extend(timed_searches(http, tenant, [query]))
+    return samples
+
+
 def p50_p99_ms(samples: Sequence[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return percentile(ordered, 50) * 1000, percentile(ordered, 99) * 1000
@@ -419,28 +432,36 @@ def run_speed(http: httpx.Client, args: argparse.Namespace, log: Log) -> None:
         log(f"{size}: {size / seconds:.0f} memories/s; searching")
         cold = p50_p99_ms(timed_searches(http, tenant, queries))
         cached = p50_p99_ms(timed_searches(http, tenant, queries))
+        extra = synthetic_items(size + args.mixed)[size:]
+        mixed = p50_p99_ms(
+            searches_after_writes(http, tenant, extra, synthetic_queries(args.mixed, seed=size + 1))
+        )
         after = shard_rss_mb()
         response = http.get(f"{BASE}/analytics", headers=tenant.headers())
         if response.status_code != 200:
             raise MemoryApiError(f"GET {BASE}/analytics: HTTP {response.status_code}")
         analytics = response.json()
-        if analytics["memories"] != size:
-            raise MemoryApiError(f"analytics counts {analytics['memories']} memories, not {size}")
+        if analytics["memories"] != size + args.mixed:
+            raise MemoryApiError(
+                f"analytics counts {analytics['memories']} memories, not {size + args.mixed}"
+            )
         shard = shard_of(tenant)
-        rows.append((size, seconds, cold, cached, shard, before, after, analytics))
+        rows.append((size, seconds, cold, cached, mixed, shard, before, after, analytics))
         log(f"{size}: cold p50 {cold[0]:.1f} ms, cached p50 {cached[0]:.1f} ms")
     print(
         "| memories | ingest/s | p50 ms cold | p99 ms cold | p50 ms cached | p99 ms cached "
-        "| shard | shard RSS MB | RSS change MB | dense MB | keyword MB | graph disk MB "
-        "| total MB | server p50 ms | server p95 ms | partitions |"
+        "| p50 ms after a write | p99 ms after a write | shard | shard RSS MB | RSS change MB "
+        "| dense MB | keyword MB | graph disk MB | total MB | server p50 ms | server p95 ms "
+        "| partitions |"
     )
-    print("| ---: |" + " ---: |" * 15)
+    print("| ---: |" + " ---: |" * 17)
     mib = 2**20
-    for size, seconds, cold, cached, shard, before, after, analytics in rows:
+    for size, seconds, cold, cached, mixed, shard, before, after, analytics in rows:
         storage = analytics["storage"]
         print(
             f"| {size} | {size / seconds:.0f} | {cold[0]:.1f} | {cold[1]:.1f} | {cached[0]:.1f} "
-            f"| {cached[1]:.1f} | {shard} | {after.get(shard, float('nan')):.0f} "
+            f"| {cached[1]:.1f} | {mixed[0]:.1f} | {mixed[1]:.1f} | {shard} "
+            f"| {after.get(shard, float('nan')):.0f} "
             f"| {after.get(shard, 0.0) - before.get(shard, 0.0):+.0f} "
             f"| {storage['dense_bytes'] / mib:.1f} | {storage['keyword_bytes'] / mib:.1f} "
             f"| {storage['graph_disk_bytes'] / mib:.1f} | {storage['total_bytes'] / mib:.1f} "
@@ -450,7 +471,8 @@ def run_speed(http: httpx.Client, args: argparse.Namespace, log: Log) -> None:
     print(
         "server p50/p95: GET /analytics over the org's searches (the replica's own timing, "
         "including the warm-up search); RSS change: the shard actor's RSS after the searches "
-        "minus before the org's ingestion"
+        f"minus before the org's ingestion; after a write: {args.mixed} rounds of storing one "
+        "memory then searching (the search timed), after the timed searches"
     )
     print(
         f"targets: p50 <= {P50_TARGET_MS:g} ms, p99 <= {P99_TARGET_MS:g} ms at 100k (via HTTP); "
@@ -498,6 +520,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=_sizes, default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200, help="timed searches per size")
     parser.add_argument("--batch", type=int, default=500, help="memories per store/batch call")
+    parser.add_argument(
+        "--mixed", type=int, default=50, help="store-one-then-search rounds after the searches"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.batch <= 1000:
         parser.error("--batch must be 1 to 1000 (the API's limit)")
