@@ -235,18 +235,22 @@ def test_merge_in_the_search_path_folds_recent_writes_into_exact_scores() -> Non
     assert merged == _fresh_ranking(texts, "budget")
 
 
-def test_background_merge_keeps_writes_made_while_it_ran(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    release = threading.Event()
+@pytest.fixture
+def release(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Holds every background merge before it builds, until the test sets the event."""
+    gate = threading.Event()
     build = keyword._Segment.build
 
     def slow_in_the_merge_thread(documents: Mapping[int, list[str]], *, k1: float, b: float) -> Any:
         if threading.current_thread().name == "bm25-merge":
-            assert release.wait(timeout=30)
+            assert gate.wait(timeout=30)
         return build(documents, k1=k1, b=b)
 
     monkeypatch.setattr(keyword._Segment, "build", staticmethod(slow_in_the_merge_thread))
+    return gate
+
+
+def test_background_merge_keeps_writes_made_while_it_ran(release: threading.Event) -> None:
     index = KeywordIndex(merge_floor=3, merge_fraction=0.01)
     texts = {i: f"campaign summary {i}" for i in range(1, 21)}
     index.add(list(texts), list(texts.values()))
@@ -270,18 +274,7 @@ def test_background_merge_keeps_writes_made_while_it_ran(
     assert index.search("late", k=5)[0][0] == 25
 
 
-def test_a_merge_of_contents_replaced_by_rebuild_is_dropped(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    release = threading.Event()
-    build = keyword._Segment.build
-
-    def slow_in_the_merge_thread(documents: Mapping[int, list[str]], *, k1: float, b: float) -> Any:
-        if threading.current_thread().name == "bm25-merge":
-            assert release.wait(timeout=30)
-        return build(documents, k1=k1, b=b)
-
-    monkeypatch.setattr(keyword._Segment, "build", staticmethod(slow_in_the_merge_thread))
+def test_a_merge_of_contents_replaced_by_rebuild_is_dropped(release: threading.Event) -> None:
     index = KeywordIndex(merge_floor=1, merge_fraction=0.01)
     index.add([1, 2], ["old budget", "old budget plan"])
     index.search("budget", k=1)
