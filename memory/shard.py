@@ -39,6 +39,7 @@ from memory.entities import Entity, extract_entities
 from memory.fusion import FusedHit, reciprocal_rank_fusion
 from memory.graph import GraphStore
 from memory.keyword import KeywordIndex, tokenize
+from memory.timeline import Timeline
 
 SearchMode = Literal["hybrid", "dense", "keyword", "graph"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "keyword", "graph")
@@ -232,7 +233,7 @@ class MemoryShard:
         self._by_type: dict[str, set[int]] = {}
         self._by_metadata: dict[tuple[str, str], set[int]] = {}
         self._write = threading.Lock()
-        self._times: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None
+        self._timeline = Timeline()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -265,6 +266,7 @@ class MemoryShard:
             self._graph.add_memories(zip(ids, entities, strict=True))
             for item in items:
                 self._remember(item)
+            self._timeline.put({item.id: item.when.timestamp() for item in items})
 
     def delete(self, ids: Iterable[int]) -> int:
         """Remove memories from every index; returns how many were present."""
@@ -276,6 +278,7 @@ class MemoryShard:
             self._keyword.delete(present)
             self._graph.delete_memories(present)
             self._forget_bookkeeping(present)
+            self._timeline.remove(present)
         return len(present)
 
     def rebuild(self, items: Sequence[MemoryItem]) -> None:
@@ -287,7 +290,7 @@ class MemoryShard:
             self._items.clear()
             self._by_type.clear()
             self._by_metadata.clear()
-            self._times = None
+            self._timeline.clear()
         for start in range(0, len(items), 1024):
             self.add(items[start : start + 1024])
 
@@ -315,7 +318,6 @@ class MemoryShard:
         self._by_type.setdefault(item.memory_type, set()).add(item.id)
         for key, value in _scalar_metadata(item.metadata):
             self._by_metadata.setdefault((key, value), set()).add(item.id)
-        self._times = None
 
     def _forget_bookkeeping(self, ids: Iterable[int]) -> None:
         for memory_id in list(ids):
@@ -325,7 +327,6 @@ class MemoryShard:
             self._by_type.get(item.memory_type, set()).discard(memory_id)
             for pair in _scalar_metadata(item.metadata):
                 self._by_metadata.get(pair, set()).discard(memory_id)
-        self._times = None
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -344,18 +345,11 @@ class MemoryShard:
         return result
 
     def _within(self, since: datetime | None, until: datetime | None) -> set[int]:
-        times = self._times
-        if times is None:
-            ids = np.fromiter(self._items, dtype=np.int64, count=len(self._items))
-            stamps = np.array([self._items[int(i)].when.timestamp() for i in ids])
-            times = self._times = (ids, stamps)
-        ids, stamps = times
-        mask = np.ones(ids.shape, dtype=bool)
-        if since is not None:
-            mask &= stamps >= since.timestamp()
-        if until is not None:
-            mask &= stamps < until.timestamp()
-        return set(ids[mask].tolist())
+        inside = self._timeline.within(
+            since.timestamp() if since is not None else None,
+            until.timestamp() if until is not None else None,
+        )
+        return set(inside.tolist())
 
     def search(
         self,
