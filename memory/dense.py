@@ -7,7 +7,10 @@ PostgreSQL: everything here can be rebuilt from the stored records with `rebuild
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 import faiss
@@ -17,6 +20,28 @@ from numpy.typing import ArrayLike, NDArray
 IndexKind = Literal["flat", "hnsw"]
 SearchResult = tuple[NDArray[np.int64], NDArray[np.float32]]
 
+# Vectors inserted into HNSW per hold of the lock. At 100k, 16 take ~3 ms, which is how long a
+# search may wait behind a large batch (a whole batch of 500: ~75 ms); single-threaded FAISS
+# inserts 16 at a time only ~4 % slower than 500 at a time.
+HNSW_INSERT_CHUNK = 16
+
+
+@dataclass(frozen=True)
+class _Faiss:
+    """A FAISS index and the inner index that its IDMap2 wrapper only borrows (kept alive here)."""
+
+    kind: IndexKind
+    index: faiss.IndexIDMap2
+    inner: faiss.Index
+
+    @property
+    def storage(self) -> faiss.IndexFlat:
+        """Where the vectors live: the flat index itself, or HNSW's flat storage."""
+        inner = self.inner.storage if isinstance(self.inner, faiss.IndexHNSWFlat) else self.inner
+        storage = faiss.downcast_index(inner)
+        assert isinstance(storage, faiss.IndexFlat)
+        return storage
+
 
 class DenseIndex:
     """Per-tenant vector index keyed by stable int64 memory ids.
@@ -25,6 +50,15 @@ class DenseIndex:
     in HNSW mode only tombstones the old label and an updated memory gets a fresh label. Were the
     external id used as the label, an updated memory would sit in the graph twice and its stale
     vector could not be told apart from the live one.
+
+    Concurrency: one writer at a time (``add``, ``delete``, ``rebuild``, ``compact``; the shard's
+    write lock sees to it) while searches run on other threads. A FAISS index must not be
+    searched while it is being changed (an insert can reallocate the storage that a search is
+    reading: a segfault), so each search and each change holds ``_lock`` (searches take turns
+    too; one takes 0.2-6 ms). Inserts into HNSW hold it per chunk of ``HNSW_INSERT_CHUNK``
+    vectors; a whole new index (the switch to HNSW, compaction, ``rebuild``) is built without
+    it, from data that only the writer changes, and swapped in, so searches go on against the
+    old one meanwhile.
 
     HNSW parameters: M=32 with efConstruction=100 and efSearch=128 found the exact top 10 for
     every one of 300 queries over 100k MiniLM vectors of the speed benchmark's corpus (top 50:
@@ -53,9 +87,8 @@ class DenseIndex:
         self.ef_construction = ef_construction
         self.ef_search = ef_search
         self.max_tombstone_fraction = max_tombstone_fraction
-        self._kind: IndexKind = "flat"
-        self._hnsw_index: faiss.IndexHNSWFlat | None = None
-        self._index = self._new_index("flat")
+        self._lock = threading.Lock()
+        self._faiss = self._build(np.empty(0, dtype=np.int64), self._no_vectors())
         self._label_of: dict[int, int] = {}
         self._id_of_label: dict[int, int] = {}
         self._tombstones: set[int] = set()
@@ -64,7 +97,7 @@ class DenseIndex:
 
     @property
     def kind(self) -> IndexKind:
-        return self._kind
+        return self._faiss.kind
 
     @property
     def tombstone_count(self) -> int:
@@ -77,60 +110,71 @@ class DenseIndex:
         return memory_id in self._label_of
 
     def ids(self) -> NDArray[np.int64]:
-        return np.array(sorted(self._label_of), dtype=np.int64)
+        with self._lock:
+            return np.array(sorted(self._label_of), dtype=np.int64)
+
+    # -- writes (one writer at a time) -----------------------------------------------------
 
     def add(self, ids: ArrayLike, vectors: ArrayLike) -> None:
         """Insert a batch; an id already present is replaced (an update)."""
-        id_array, matrix = self._validate_batch(ids, vectors)
+        id_array, matrix = self._last_row_per_id(*self._validate_batch(ids, vectors))
         if id_array.size == 0:
             return
-        # Within one batch the last row for an id wins, as if the rows were added one by one.
-        _, last_positions = np.unique(id_array[::-1], return_index=True)
-        keep = np.sort(id_array.size - 1 - last_positions)
-        id_array, matrix = id_array[keep], matrix[keep]
-        self._retire([int(memory_id) for memory_id in id_array if int(memory_id) in self])
+        replaced = [memory_id for memory_id in id_array.tolist() if memory_id in self._label_of]
         labels = np.arange(self._next_label, self._next_label + id_array.size, dtype=np.int64)
         self._next_label += id_array.size
-        if self._kind == "flat" and len(self) + id_array.size > self.exact_limit:
-            self._label_of.update(zip(id_array.tolist(), labels.tolist(), strict=True))
-            self._id_of_label.update(zip(labels.tolist(), id_array.tolist(), strict=True))
-            self._rebuild_with(extra_labels=labels, extra_vectors=matrix)
+        outgrows_exact = (
+            self._faiss.kind == "flat"
+            and len(self._label_of) - len(replaced) + id_array.size > self.exact_limit
+        )
+        with self._lock:
+            self._retire(replaced)
+        if outgrows_exact:
+            self._rebuild_live(id_array, labels, matrix)
             return
-        self._index.add_with_ids(matrix, labels)
-        self._row_of_label = None
-        self._label_of.update(zip(id_array.tolist(), labels.tolist(), strict=True))
-        self._id_of_label.update(zip(labels.tolist(), id_array.tolist(), strict=True))
+        step = HNSW_INSERT_CHUNK if self._faiss.kind == "hnsw" else id_array.size
+        for begin in range(0, id_array.size, step):
+            chunk = slice(begin, begin + step)
+            with self._lock:
+                self._faiss.index.add_with_ids(matrix[chunk], labels[chunk])
+                self._register(id_array[chunk], labels[chunk])
+            # Hand the lock to a search waiting for it: a thread that releases a lock and takes
+            # it straight back would otherwise keep it for the whole batch.
+            time.sleep(0)
         self._compact_if_needed()
 
     def delete(self, ids: Iterable[int]) -> int:
         """Remove ids (unknown ids are ignored); returns how many were present."""
         present = [int(memory_id) for memory_id in set(ids) if int(memory_id) in self]
-        self._retire(present)
+        with self._lock:
+            self._retire(present)
         self._compact_if_needed()
         return len(present)
 
     def rebuild(self, ids: ArrayLike, vectors: ArrayLike) -> None:
         """Replace the whole contents, e.g. from the PostgreSQL source of truth."""
-        id_array, matrix = self._validate_batch(ids, vectors)
-        self._index = self._new_index("flat")
-        self._kind = "flat"
-        self._label_of.clear()
-        self._id_of_label.clear()
-        self._tombstones.clear()
-        self._next_label = 0
-        self.add(id_array, matrix)
+        id_array, matrix = self._last_row_per_id(*self._validate_batch(ids, vectors))
+        labels = np.arange(id_array.size, dtype=np.int64)
+        built = self._build(labels, matrix)
+        with self._lock:
+            self._faiss = built
+            self._label_of = dict(zip(id_array.tolist(), labels.tolist(), strict=True))
+            self._id_of_label = dict(zip(labels.tolist(), id_array.tolist(), strict=True))
+            self._tombstones = set()
+            self._next_label = int(id_array.size)
+            self._row_of_label = None
 
     def compact(self) -> None:
         """Rebuild from the live vectors, dropping tombstones and picking flat or HNSW by size."""
-        self._rebuild_with(
-            extra_labels=np.empty(0, dtype=np.int64),
-            extra_vectors=np.empty((0, self.dimension), dtype=np.float32),
-        )
+        self._rebuild_live()
+
+    # -- reads ----------------------------------------------------------------------------
 
     def vectors(self, ids: Iterable[int]) -> NDArray[np.float32]:
         """Stored vectors for ids, in the given order; KeyError for an unknown id."""
-        labels = np.array([self._label_of[int(memory_id)] for memory_id in ids], dtype=np.int64)
-        return self._stored(labels)
+        with self._lock:
+            labels = np.array([self._label_of[int(memory_id)] for memory_id in ids], dtype=np.int64)
+            return self._stored(labels)
 
     def search(
         self,
@@ -147,6 +191,32 @@ class DenseIndex:
             raise ValueError(f"queries must have shape (n, {self.dimension})")
         if k < 1:
             raise ValueError("k must be at least 1")
+        with self._lock:
+            return self._search(matrix, k, allowed_ids)
+
+    def memory_bytes(self) -> int:
+        """Approximate resident size: FAISS vectors and graph, id maps and bookkeeping."""
+        with self._lock:
+            stored = int(self._faiss.index.ntotal)
+            total = stored * self.dimension * np.dtype(np.float32).itemsize
+            # IndexIDMap2 keeps the label array plus a reverse hash map (~3 words per entry).
+            total += stored * 4 * np.dtype(np.int64).itemsize
+            inner = self._faiss.inner
+            if isinstance(inner, faiss.IndexHNSWFlat):
+                # levels[i] is node i's level count: 2*M int32 links on level 0, M on each above.
+                levels = faiss.vector_to_array(inner.hnsw.levels).astype(np.int64)
+                links = int((2 * self.hnsw_m + (levels - 1) * self.hnsw_m).sum())
+                total += links * np.dtype(np.int32).itemsize
+                total += levels.size * (np.dtype(np.int32).itemsize + np.dtype(np.uint64).itemsize)
+            total += sys.getsizeof(self._label_of) + sys.getsizeof(self._id_of_label)
+            total += sys.getsizeof(self._tombstones)
+            return total
+
+    # -- internals (the ones touching FAISS or the maps run with _lock held) ------------------
+
+    def _search(
+        self, matrix: NDArray[np.float32], k: int, allowed_ids: Collection[int] | None
+    ) -> list[SearchResult]:
         empty: SearchResult = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         allowed_labels: NDArray[np.int64] | None = None
         if allowed_ids is not None:
@@ -156,11 +226,11 @@ class DenseIndex:
                 return [empty for _ in range(matrix.shape[0])]
             allowed = np.array(pairs, dtype=np.int64)
             allowed_labels = allowed[:, 1]
-        if len(self) == 0 or matrix.shape[0] == 0:
+        if not self._label_of or matrix.shape[0] == 0:
             return [empty for _ in range(matrix.shape[0])]
         if (
             allowed_labels is not None
-            and self._kind == "hnsw"
+            and self._faiss.kind == "hnsw"
             and (allowed_labels.size <= self.exact_limit)
         ):
             # A small allowed set makes filtered graph traversal miss neighbours; scanning those
@@ -168,43 +238,74 @@ class DenseIndex:
             return self._exact_search(matrix, k, allowed[:, 0], allowed_labels)
         # The selectors must outlive the search call; SWIG does not tie them to the parameters.
         params, _selectors = self._search_params(allowed_labels)
-        scores, labels = self._index.search(matrix, min(k, len(self)), params=params)
+        scores, labels = self._faiss.index.search(
+            matrix, min(k, len(self._label_of)), params=params
+        )
         return [
             self._to_result(row_labels, row_scores)
             for row_labels, row_scores in zip(labels, scores, strict=True)
         ]
 
-    def memory_bytes(self) -> int:
-        """Approximate resident size: FAISS vectors and graph, id maps and bookkeeping."""
-        stored = int(self._index.ntotal)
-        total = stored * self.dimension * np.dtype(np.float32).itemsize
-        # IndexIDMap2 keeps the label array plus a reverse hash map (~3 words per entry).
-        total += stored * 4 * np.dtype(np.int64).itemsize
-        if self._hnsw_index is not None:
-            # levels[i] is node i's level count: 2*M int32 links on level 0, M on each above.
-            levels = faiss.vector_to_array(self._hnsw_index.hnsw.levels).astype(np.int64)
-            links = int((2 * self.hnsw_m + (levels - 1) * self.hnsw_m).sum())
-            total += links * np.dtype(np.int32).itemsize
-            total += levels.size * (np.dtype(np.int32).itemsize + np.dtype(np.uint64).itemsize)
-        total += sys.getsizeof(self._label_of) + sys.getsizeof(self._id_of_label)
-        total += sys.getsizeof(self._tombstones)
-        return total
-
-    def _new_index(self, kind: IndexKind) -> faiss.IndexIDMap2:
-        # The IDMap wrapper only borrows the inner index, so self keeps a reference to it.
-        self._row_of_label = None
-        if kind == "flat":
-            self._hnsw_index = None
-            self._inner: faiss.Index = faiss.IndexFlatIP(self.dimension)
-        else:
+    def _build(self, labels: NDArray[np.int64], vectors: NDArray[np.float32]) -> _Faiss:
+        """A new index of these vectors: exact up to ``exact_limit`` of them, HNSW beyond."""
+        inner: faiss.Index
+        if labels.size > self.exact_limit:
             hnsw_index = faiss.IndexHNSWFlat(
                 self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT
             )
             hnsw_index.hnsw.efConstruction = self.ef_construction
             hnsw_index.hnsw.efSearch = self.ef_search
-            self._hnsw_index = hnsw_index
-            self._inner = hnsw_index
-        return faiss.IndexIDMap2(self._inner)
+            kind: IndexKind = "hnsw"
+            inner = hnsw_index
+        else:
+            kind, inner = "flat", faiss.IndexFlatIP(self.dimension)
+        index = faiss.IndexIDMap2(inner)
+        if labels.size:
+            index.add_with_ids(np.ascontiguousarray(vectors), labels)
+        return _Faiss(kind, index, inner)
+
+    def _rebuild_live(
+        self,
+        extra_ids: NDArray[np.int64] | None = None,
+        extra_labels: NDArray[np.int64] | None = None,
+        extra_vectors: NDArray[np.float32] | None = None,
+    ) -> None:
+        """A new index of the live vectors (plus new rows with fresh labels), swapped in."""
+        with self._lock:
+            live = np.fromiter(self._id_of_label, dtype=np.int64, count=len(self._id_of_label))
+            live.sort()
+            live_vectors = self._stored(live)
+        labels, vectors = live, live_vectors
+        if extra_labels is not None and extra_vectors is not None:
+            labels = np.concatenate([live, extra_labels])
+            vectors = np.concatenate([live_vectors, extra_vectors])
+        # Without the lock: searches go on against the current index while this one is built.
+        built = self._build(labels, vectors)
+        with self._lock:
+            self._faiss = built
+            self._tombstones.clear()
+            self._row_of_label = None
+            if extra_ids is not None and extra_labels is not None:
+                self._register(extra_ids, extra_labels)
+
+    def _register(self, ids: NDArray[np.int64], labels: NDArray[np.int64]) -> None:
+        self._label_of.update(zip(ids.tolist(), labels.tolist(), strict=True))
+        self._id_of_label.update(zip(labels.tolist(), ids.tolist(), strict=True))
+        self._row_of_label = None
+
+    def _no_vectors(self) -> NDArray[np.float32]:
+        return np.empty((0, self.dimension), dtype=np.float32)
+
+    @staticmethod
+    def _last_row_per_id(
+        ids: NDArray[np.int64], vectors: NDArray[np.float32]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Within one batch the last row for an id wins, as if the rows were added one by one."""
+        if ids.size == 0:
+            return ids, vectors
+        _, last_positions = np.unique(ids[::-1], return_index=True)
+        keep = np.sort(ids.size - 1 - last_positions)
+        return ids[keep], vectors[keep]
 
     def _validate_batch(
         self, ids: ArrayLike, vectors: ArrayLike
@@ -228,38 +329,16 @@ class DenseIndex:
         labels = np.array([self._label_of.pop(memory_id) for memory_id in memory_ids])
         for label in labels.tolist():
             del self._id_of_label[label]
-        if self._kind == "flat":
-            self._index.remove_ids(faiss.IDSelectorBatch(labels.astype(np.int64)))
+        if self._faiss.kind == "flat":
+            self._faiss.index.remove_ids(faiss.IDSelectorBatch(labels.astype(np.int64)))
             self._row_of_label = None  # removal shifts the storage rows after each removed one
         else:
             self._tombstones.update(labels.tolist())
 
     def _compact_if_needed(self) -> None:
-        stored = int(self._index.ntotal)
+        stored = int(self._faiss.index.ntotal)
         if self._tombstones and len(self._tombstones) > self.max_tombstone_fraction * stored:
             self.compact()
-
-    def _rebuild_with(
-        self, *, extra_labels: NDArray[np.int64], extra_vectors: NDArray[np.float32]
-    ) -> None:
-        """Rebuild from live vectors plus rows whose labels are already registered as live."""
-        extra = set(extra_labels.tolist())
-        old_labels = np.array(
-            sorted(label for label in self._id_of_label if label not in extra), dtype=np.int64
-        )
-        old_vectors = (
-            np.asarray(self._index.reconstruct_batch(old_labels), dtype=np.float32)
-            if old_labels.size
-            else np.empty((0, self.dimension), dtype=np.float32)
-        )
-        labels = np.concatenate([old_labels, extra_labels])
-        vectors = np.concatenate([old_vectors, extra_vectors])
-        self._kind = "hnsw" if labels.size > self.exact_limit else "flat"
-        self._index = self._new_index(self._kind)
-        if labels.size:
-            self._index.add_with_ids(np.ascontiguousarray(vectors), labels)
-        self._row_of_label = None
-        self._tombstones.clear()
 
     def _search_params(
         self, allowed_labels: NDArray[np.int64] | None
@@ -273,7 +352,7 @@ class DenseIndex:
             dead = faiss.IDSelectorBatch(np.fromiter(self._tombstones, dtype=np.int64))
             selector = faiss.IDSelectorNot(dead)
             keep_alive.extend([dead, selector])
-        if self._kind == "hnsw":
+        if self._faiss.kind == "hnsw":
             # HNSW rejects plain SearchParameters; the stubs lack the HNSW subclass.
             params: faiss.SearchParameters = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
                 efSearch=self.ef_search
@@ -304,18 +383,16 @@ class DenseIndex:
         storage: ``IndexIDMap2.reconstruct_batch`` goes label by label through a hash map and
         cost milliseconds per thousand rows on the search path."""
         if labels.size == 0:
-            return np.empty((0, self.dimension), dtype=np.float32)
+            return self._no_vectors()
+        index = self._faiss.index
         if self._row_of_label is None:
             # IDMap2 keeps each storage row's label; its inverse is cached until the next write.
-            row_labels = faiss.vector_to_array(self._index.id_map)
+            row_labels = faiss.vector_to_array(index.id_map)
             row_of_label = np.full(self._next_label, -1, dtype=np.int64)
             row_of_label[row_labels] = np.arange(row_labels.size, dtype=np.int64)
             self._row_of_label = row_of_label
-        inner = self._hnsw_index.storage if self._hnsw_index is not None else self._inner
-        storage = faiss.downcast_index(inner)
-        assert isinstance(storage, faiss.IndexFlat)
-        rows = int(self._index.ntotal)
-        stored = faiss.rev_swig_ptr(storage.get_xb(), rows * self.dimension)
+        rows = int(index.ntotal)
+        stored = faiss.rev_swig_ptr(self._faiss.storage.get_xb(), rows * self.dimension)
         # A fancy-indexed gather copies, so nothing keeps pointing into FAISS's buffer.
         gathered: NDArray[np.float32] = stored.reshape(rows, self.dimension)[
             self._row_of_label[labels]

@@ -474,11 +474,13 @@ class MemoryShard:
         by the terms most over-represented in it against the whole shard."""
         if count < 1:
             raise ValueError("count must be at least 1")
-        ids = np.fromiter(self._items, dtype=np.int64, count=len(self._items))
-        if ids.size == 0:
-            return []
+        with self._write:  # one consistent view: a write in between could drop an id
+            ids = np.fromiter(self._items, dtype=np.int64, count=len(self._items))
+            if ids.size == 0:
+                return []
+            texts = [self._items[int(i)].text for i in ids]
+            vectors = np.ascontiguousarray(self._dense.vectors(ids.tolist()))
         count = min(count, int(ids.size))
-        vectors = np.ascontiguousarray(self._dense.vectors(ids.tolist()))
         kmeans = faiss.Kmeans(
             vectors.shape[1],
             count,
@@ -490,7 +492,7 @@ class MemoryShard:
         )
         kmeans.train(vectors)
         similarity, assignment = kmeans.index.search(vectors, 1)
-        tokens = tokenize([self._items[int(i)].text for i in ids])
+        tokens = tokenize(texts)
         overall: dict[str, int] = {}
         for document in tokens:
             for term in set(document):

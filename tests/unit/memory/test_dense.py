@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -197,3 +199,48 @@ def test_stored_vectors_and_filtered_search_follow_updates_and_deletes(exact_lim
     )
     with pytest.raises(KeyError):
         index.vectors([ids[20]])
+
+
+@pytest.mark.parametrize("exact_limit", [10_000, 500])
+def test_searches_during_writes_see_consistent_vectors(exact_limit: int) -> None:
+    # A FAISS insert can reallocate the storage that a concurrent search reads; unguarded, this
+    # crashed the process within a few batches. Each id keeps one vector (updates rewrite it),
+    # so a hit's score must always equal its stored vector times the query.
+    table = _unit_rows(9000, seed=20)
+    index = DenseIndex(DIMENSION, exact_limit=exact_limit, hnsw_m=8, max_tombstone_fraction=0.05)
+    index.add(np.arange(1000), table[:1000])
+    stop = threading.Event()
+    failures: list[str] = []
+    searched = [0, 0]
+
+    def search_repeatedly(slot: int) -> None:
+        queries = _unit_rows(8, seed=30 + slot)
+        while not stop.is_set():
+            for query, (ids, scores) in zip(queries, index.search(queries, k=20), strict=True):
+                if not np.allclose(table[ids] @ query, scores, atol=1e-5):
+                    failures.append(f"scores of {ids.tolist()} do not match their vectors")
+                try:
+                    stored = index.vectors(ids.tolist())
+                except KeyError:
+                    continue  # deleted since the search
+                if not np.array_equal(stored, table[ids]):
+                    failures.append(f"stored vectors of {ids.tolist()} are not theirs")
+            searched[slot] += 1
+
+    readers = [threading.Thread(target=search_repeatedly, args=(slot,)) for slot in (0, 1)]
+    for reader in readers:
+        reader.start()
+    try:
+        for batch in range(40):
+            new = np.arange(1000 + 200 * batch, 1200 + 200 * batch)
+            index.add(new, table[new])
+            updated = new[:50] - 100
+            index.add(updated, table[updated])
+            index.delete(range(int(new[0]) - 400, int(new[0]) - 380))
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert failures == []
+    assert min(searched) > 0
+    assert len(index) == 9000 - 40 * 20
