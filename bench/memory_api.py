@@ -26,9 +26,10 @@ CC BY-NC 4.0 (non-commercial use, attribution required), read from
 memories through ``POST /store/batch`` (memories/s, real embedding in the shard), then
 ``--queries`` hybrid searches with distinct queries (cold: each query embedded) and the same
 queries again (cached: the shard's query-embedding cache hits), then ``--mixed`` rounds of
-storing one memory and searching right after it, client-side latency p50/p99 in ms; the RSS
-of the shard actor holding the org (read inside the actor with psutil) and ``GET /analytics``'s
-storage numbers.
+storing one memory and searching right after it, then back-to-back searches while a second
+client stores ``--concurrent`` more memories into the same org (what a tenant's readers see
+during its bulk load), client-side latency p50/p99 in ms; the RSS of the shard actor holding
+the org (read inside the actor with psutil) and ``GET /analytics``'s storage numbers.
 
 Run: ``.venv/bin/python bench/memory_api.py`` (LoCoMo) and
 ``.venv/bin/python bench/memory_api.py --no-locomo --speed --sizes 10000,100000``. The numbers
@@ -41,9 +42,11 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import itertools
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -409,6 +412,49 @@ def searches_after_writes(
     return samples
 
 
+def searches_while_storing(
+    http: httpx.Client,
+    tenant: Tenant,
+    items: Sequence[MemoryItem],
+    queries: Sequence[str],
+    batch: int,
+) -> tuple[list[float], float]:
+    """Hybrid searches back to back while a second client stores ``items`` into the same org;
+    returns the search latencies and the second client's memories/s."""
+    stored_seconds: list[float] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def store() -> None:
+        try:
+            with httpx.Client(base_url=http.base_url, timeout=HTTP_TIMEOUT_S) as writer:
+                stored_seconds.append(ingest(writer, tenant, items, batch, lambda _message: None))
+        except BaseException as exc:  # re-raised on the main thread below
+            failures.append(exc)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=store, name="bench-writer")
+    writer.start()
+    samples: list[float] = []
+    hits: set[int] = set()
+    headers = tenant.headers()
+    for query in itertools.cycle(queries):
+        if done.is_set():
+            break
+        started = time.perf_counter()
+        hits.update(search(http, headers, query, "hybrid"))
+        samples.append(time.perf_counter() - started)
+    writer.join()
+    if failures:
+        raise failures[0]
+    # Checked once the writer is done: a hit may be a memory whose store call has not returned.
+    foreign = hits - tenant.stored.keys()
+    if foreign:
+        raise MemoryApiError(f"{tenant.label}: hits {sorted(foreign)[:5]} are not its memories")
+    return samples, len(items) / stored_seconds[0]
+
+
 def p50_p99_ms(samples: Sequence[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return percentile(ordered, 50) * 1000, percentile(ordered, 99) * 1000
@@ -432,35 +478,58 @@ def run_speed(http: httpx.Client, args: argparse.Namespace, log: Log) -> None:
         log(f"{size}: {size / seconds:.0f} memories/s; searching")
         cold = p50_p99_ms(timed_searches(http, tenant, queries))
         cached = p50_p99_ms(timed_searches(http, tenant, queries))
-        extra = synthetic_items(size + args.mixed)[size:]
+        extra = synthetic_items(size + args.mixed + args.concurrent)[size:]
         mixed = p50_p99_ms(
-            searches_after_writes(http, tenant, extra, synthetic_queries(args.mixed, seed=size + 1))
+            searches_after_writes(
+                http, tenant, extra[: args.mixed], synthetic_queries(args.mixed, seed=size + 1)
+            )
         )
+        log(f"{size}: searching while another client stores {args.concurrent} memories")
+        during_samples, during_rate = searches_while_storing(
+            http, tenant, extra[args.mixed :], queries, args.batch
+        )
+        during = p50_p99_ms(during_samples)
         after = shard_rss_mb()
         response = http.get(f"{BASE}/analytics", headers=tenant.headers())
         if response.status_code != 200:
             raise MemoryApiError(f"GET {BASE}/analytics: HTTP {response.status_code}")
         analytics = response.json()
-        if analytics["memories"] != size + args.mixed:
+        expected = size + args.mixed + args.concurrent
+        if analytics["memories"] != expected:
             raise MemoryApiError(
-                f"analytics counts {analytics['memories']} memories, not {size + args.mixed}"
+                f"analytics counts {analytics['memories']} memories, not {expected}"
             )
         shard = shard_of(tenant)
-        rows.append((size, seconds, cold, cached, mixed, shard, before, after, analytics))
+        rows.append(
+            (
+                size,
+                seconds,
+                cold,
+                cached,
+                mixed,
+                (*during, during_rate),
+                shard,
+                before,
+                after,
+                analytics,
+            )
+        )
         log(f"{size}: cold p50 {cold[0]:.1f} ms, cached p50 {cached[0]:.1f} ms")
     print(
         "| memories | ingest/s | p50 ms cold | p99 ms cold | p50 ms cached | p99 ms cached "
-        "| p50 ms after a write | p99 ms after a write | shard | shard RSS MB | RSS change MB "
+        "| p50 ms after a write | p99 ms after a write | p50 ms while storing "
+        "| p99 ms while storing | stored/s meanwhile | shard | shard RSS MB | RSS change MB "
         "| dense MB | keyword MB | graph disk MB | total MB | server p50 ms | server p95 ms "
         "| partitions |"
     )
-    print("| ---: |" + " ---: |" * 17)
+    print("| ---: |" + " ---: |" * 20)
     mib = 2**20
-    for size, seconds, cold, cached, mixed, shard, before, after, analytics in rows:
+    for size, seconds, cold, cached, mixed, storing, shard, before, after, analytics in rows:
         storage = analytics["storage"]
         print(
             f"| {size} | {size / seconds:.0f} | {cold[0]:.1f} | {cold[1]:.1f} | {cached[0]:.1f} "
-            f"| {cached[1]:.1f} | {mixed[0]:.1f} | {mixed[1]:.1f} | {shard} "
+            f"| {cached[1]:.1f} | {mixed[0]:.1f} | {mixed[1]:.1f} | {storing[0]:.1f} "
+            f"| {storing[1]:.1f} | {storing[2]:.0f} | {shard} "
             f"| {after.get(shard, float('nan')):.0f} "
             f"| {after.get(shard, 0.0) - before.get(shard, 0.0):+.0f} "
             f"| {storage['dense_bytes'] / mib:.1f} | {storage['keyword_bytes'] / mib:.1f} "
@@ -472,7 +541,9 @@ def run_speed(http: httpx.Client, args: argparse.Namespace, log: Log) -> None:
         "server p50/p95: GET /analytics over the org's searches (the replica's own timing, "
         "including the warm-up search); RSS change: the shard actor's RSS after the searches "
         f"minus before the org's ingestion; after a write: {args.mixed} rounds of storing one "
-        "memory then searching (the search timed), after the timed searches"
+        "memory then searching (the search timed), after the timed searches; while storing: "
+        f"back-to-back searches while a second client stores {args.concurrent} memories in "
+        f"batches of {args.batch} into the same org"
     )
     print(
         f"targets: p50 <= {P50_TARGET_MS:g} ms, p99 <= {P99_TARGET_MS:g} ms at 100k (via HTTP); "
@@ -523,11 +594,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--mixed", type=int, default=50, help="store-one-then-search rounds after the searches"
     )
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        default=5000,
+        help="memories a second client stores while searches run, after the mixed rounds",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.batch <= 1000:
         parser.error("--batch must be 1 to 1000 (the API's limit)")
     if args.questions_per_tenant < 0 or args.cross_sample < 0 or args.queries < 1:
         parser.error("--questions-per-tenant and --cross-sample >= 0, --queries >= 1")
+    if args.mixed < 1 or args.concurrent < 1:
+        parser.error("--mixed and --concurrent must be at least 1")
     if args.no_locomo and not args.speed:
         parser.error("nothing to do: --no-locomo without --speed")
     return args

@@ -305,9 +305,10 @@ class KeywordIndex:
 
     def memory_bytes(self) -> int:
         """Approximate resident size: kept tokens plus the built segments."""
-        total = sum(sum(len(token) + 49 for token in doc) + 56 for doc in self._tokens.values())
-        total += self._main_live.nbytes
-        total += sum(segment.nbytes() for segment in (self._main, self._recent) if segment)
+        with self._lock:  # a write meanwhile would change the dict being summed over
+            total = sum(sum(len(token) + 49 for token in doc) + 56 for doc in self._tokens.values())
+            total += self._main_live.nbytes
+            total += sum(segment.nbytes() for segment in (self._main, self._recent) if segment)
         return total
 
     # -- segments (called with the lock held) -------------------------------------------------

@@ -199,17 +199,20 @@ class MemoryShardActor:
             self._parts[slot] = loaded = fresh
         elif sync:
             loaded = await self._reconcile(loaded)
-        elif (
-            check
-            and not loaded.checking
-            and time.monotonic() - loaded.checked_at >= self._settings.memory_sync_interval_seconds
-        ):
-            # Off the request path: the comparison is a query over the tenant's rows (tens of ms
-            # at 100k), and a write whose indexing call was lost shows up an interval later
-            # either way. A replica that knows a call failed asks with ``sync`` instead.
+        elif check:
+            self._check_when_due(loaded)
+        return loaded
+
+    def _check_when_due(self, loaded: _Part) -> None:
+        """Compare the part with PostgreSQL in the background once the sync interval has passed
+        since the last comparison: off the request path, since the comparison is a query over
+        the tenant's rows (tens of ms at 100k), and a write whose indexing call was lost shows
+        up an interval later either way. A replica that knows a call failed asks with ``sync``
+        instead."""
+        interval = self._settings.memory_sync_interval_seconds
+        if not loaded.checking and time.monotonic() - loaded.checked_at >= interval:
             loaded.checking = True
             self._spawn(self._check(loaded))
-        return loaded
 
     async def _check(self, loaded: _Part) -> None:
         """Compare a part with PostgreSQL without holding its lock; reconcile on a mismatch."""
@@ -235,6 +238,15 @@ class MemoryShardActor:
         task.add_done_callback(self._background.discard)
 
     async def _part(self, part: TenantPart, *, check: bool, sync: bool = False) -> _Part:
+        """The part for a read. A loaded part is read without its lock: the lock is held by a
+        write for as long as its batch takes to embed (a second for 500 memories), and the
+        indexes take searches while they are written. A search that starts after a write was
+        acknowledged still sees it, since a write is acknowledged only once indexed."""
+        loaded = self._parts.get((part.org_id, part.partition))
+        if loaded is not None and not sync and loaded.part.partitions >= part.partitions:
+            if check:
+                self._check_when_due(loaded)
+            return loaded
         async with self._lock(part):
             return await self._ensure(part, check=check, sync=sync)
 
