@@ -6,10 +6,11 @@ PostgreSQL: everything here can be rebuilt from the stored records with `rebuild
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -88,6 +89,7 @@ class DenseIndex:
         self.ef_search = ef_search
         self.max_tombstone_fraction = max_tombstone_fraction
         self._lock = threading.Lock()
+        self._search_waiting = threading.Event()
         self._faiss = self._build(np.empty(0, dtype=np.int64), self._no_vectors())
         self._label_of: dict[int, int] = {}
         self._id_of_label: dict[int, int] = {}
@@ -110,7 +112,7 @@ class DenseIndex:
         return memory_id in self._label_of
 
     def ids(self) -> NDArray[np.int64]:
-        with self._lock:
+        with self._reading():
             return np.array(sorted(self._label_of), dtype=np.int64)
 
     # -- writes (one writer at a time) -----------------------------------------------------
@@ -138,9 +140,12 @@ class DenseIndex:
             with self._lock:
                 self._faiss.index.add_with_ids(matrix[chunk], labels[chunk])
                 self._register(id_array[chunk], labels[chunk])
-            # Hand the lock to a search waiting for it: a thread that releases a lock and takes
-            # it straight back would otherwise keep it for the whole batch.
-            time.sleep(0)
+            if self._search_waiting.is_set():
+                # Hand the lock over: a thread that releases a lock and takes it straight back
+                # would keep it for the whole batch. Yielding only when a search waits, since a
+                # yield can also hand the GIL to another busy thread for a switch interval.
+                self._search_waiting.clear()
+                time.sleep(0)
         self._compact_if_needed()
 
     def delete(self, ids: Iterable[int]) -> int:
@@ -172,7 +177,7 @@ class DenseIndex:
 
     def vectors(self, ids: Iterable[int]) -> NDArray[np.float32]:
         """Stored vectors for ids, in the given order; KeyError for an unknown id."""
-        with self._lock:
+        with self._reading():
             labels = np.array([self._label_of[int(memory_id)] for memory_id in ids], dtype=np.int64)
             return self._stored(labels)
 
@@ -191,12 +196,12 @@ class DenseIndex:
             raise ValueError(f"queries must have shape (n, {self.dimension})")
         if k < 1:
             raise ValueError("k must be at least 1")
-        with self._lock:
+        with self._reading():
             return self._search(matrix, k, allowed_ids)
 
     def memory_bytes(self) -> int:
         """Approximate resident size: FAISS vectors and graph, id maps and bookkeeping."""
-        with self._lock:
+        with self._reading():
             stored = int(self._faiss.index.ntotal)
             total = stored * self.dimension * np.dtype(np.float32).itemsize
             # IndexIDMap2 keeps the label array plus a reverse hash map (~3 words per entry).
@@ -213,6 +218,17 @@ class DenseIndex:
             return total
 
     # -- internals (the ones touching FAISS or the maps run with _lock held) ------------------
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """``_lock`` for a reader, telling a writer inserting in chunks that it waits."""
+        if not self._lock.acquire(blocking=False):
+            self._search_waiting.set()
+            self._lock.acquire()
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _search(
         self, matrix: NDArray[np.float32], k: int, allowed_ids: Collection[int] | None
