@@ -105,6 +105,8 @@ class _Part:
     deleted: set[int] = field(default_factory=set)
     checked_at: float = 0.0
     checking: bool = False
+    # Ids that the last background comparison found differing from PostgreSQL.
+    suspects: set[int] = field(default_factory=set)
     _id_sum: int = 0
     _version_sum: int = 0
 
@@ -124,6 +126,15 @@ class _Part:
 
     def fingerprint(self) -> Fingerprint:
         return Fingerprint(len(self.records), self._id_sum, self._version_sum)
+
+    def confirmed(self, gone: Sequence[int], stale: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Of the ids found ``gone`` from or ``stale`` against PostgreSQL, those that the
+        previous comparison found too. A difference seen once may be a write in flight (its
+        rows committed, its indexing call not yet applied), which resolves by itself; acting
+        on it would fetch the same rows twice, or reload a whole tenant that is being bulk
+        loaded. One still there a comparison later is a write this part missed."""
+        previous, self.suspects = self.suspects, {*gone, *stale}
+        return [i for i in gone if i in previous], [i for i in stale if i in previous]
 
 
 def shard_embedder(settings: Settings) -> MiniLMEmbedder | OnnxMiniLMEmbedder:
@@ -215,17 +226,19 @@ class MemoryShardActor:
             self._spawn(self._check(loaded))
 
     async def _check(self, loaded: _Part) -> None:
-        """Compare a part with PostgreSQL without holding its lock; reconcile on a mismatch."""
+        """Compare a part with PostgreSQL without holding its lock; on a mismatch, catch up on
+        the differences that persisted since the previous comparison."""
         slot = (loaded.part.org_id, loaded.part.partition)
         try:
             started = time.monotonic()
             db = await self._database()
             if await fetch_fingerprint(db, loaded.part) == loaded.fingerprint():
                 loaded.checked_at = started
+                loaded.suspects = set()
                 return
             async with self._lock(loaded.part):
                 if self._parts.get(slot) is loaded:  # not replaced by a reload meanwhile
-                    await self._reconcile(loaded)
+                    await self._reconcile(loaded, confirm=True)
         except Exception:
             # The next search past the interval tries again; PostgreSQL stays the truth.
             log.exception("shard %d could not compare %s with PostgreSQL", self._index, slot)
@@ -291,17 +304,25 @@ class MemoryShardActor:
 
         self._spawn(close_later())
 
-    async def _reconcile(self, loaded: _Part) -> _Part:
+    async def _reconcile(self, loaded: _Part, *, confirm: bool = False) -> _Part:
+        """Bring a part (its lock held) up to PostgreSQL; with ``confirm``, only on differences
+        that the previous comparison saw too (see ``_Part.confirmed``)."""
         db = await self._database()
         started = time.monotonic()
         if await fetch_fingerprint(db, loaded.part) == loaded.fingerprint():
             loaded.checked_at = started
+            loaded.suspects = set()
             return loaded
         live = await fetch_versions(db, loaded.part)
         gone = [i for i in loaded.records if i not in live]
         stale = [
             i for i, v in live.items() if (r := loaded.records.get(i)) is None or r.version != v
         ]
+        if confirm:
+            gone, stale = loaded.confirmed(gone, stale)
+            if not gone and not stale:
+                loaded.checked_at = started
+                return loaded
         log.info(
             "shard %d catching up on %s: %d gone, %d new or changed",
             self._index,

@@ -47,3 +47,16 @@ def test_running_fingerprint_equals_one_computed_from_scratch() -> None:
             part.put(_record(memory_id, versions[memory_id]))
         assert part.fingerprint() == Fingerprint.of(versions)
     assert part.records.keys() == versions.keys()
+
+
+def test_only_differences_seen_twice_in_a_row_are_confirmed() -> None:
+    part = _Part(
+        part=TenantPart(ORG, 0, 1), shard=cast(MemoryShard, None), directory=Path("unused")
+    )
+    # First sighting: possibly a write in flight, nothing to act on yet.
+    assert part.confirmed(gone=[1], stale=[2, 3]) == ([], [])
+    # 3 was indexed meanwhile, 4 is new in flight: only 1 and 2 persisted.
+    assert part.confirmed(gone=[1], stale=[2, 4]) == ([1], [2])
+    # A comparison without differences in between starts over.
+    part.suspects = set()
+    assert part.confirmed(gone=[], stale=[4]) == ([], [])
