@@ -217,9 +217,9 @@ class MemoryShardActor:
     def _check_when_due(self, loaded: _Part) -> None:
         """Compare the part with PostgreSQL in the background once the sync interval has passed
         since the last comparison: off the request path, since the comparison is a query over
-        the tenant's rows (tens of ms at 100k), and a write whose indexing call was lost shows
-        up an interval later either way. A replica that knows a call failed asks with ``sync``
-        instead."""
+        the tenant's rows (tens of ms at 100k), and a write whose indexing call was lost is
+        caught up on two comparisons later either way. A replica that knows a call failed asks
+        with ``sync`` instead."""
         interval = self._settings.memory_sync_interval_seconds
         if not loaded.checking and time.monotonic() - loaded.checked_at >= interval:
             loaded.checking = True
