@@ -26,15 +26,11 @@ from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
 from deployments.common.security import require, runtime_of
 from engine.auth.rbac import Permission
+from engine.causal.canonical import CanonicalDataset, canonicalise
 from engine.causal.data import DataError
 from engine.causal.importers import combine, import_export
-from engine.causal.ingest import (
-    CanonicalDataset,
-    canonicalise,
-    read_table,
-    rows_to_frame,
-    to_parquet,
-)
+from engine.causal.storage import to_parquet
+from engine.causal.tables import read_table, rows_to_frame
 
 router = APIRouter(tags=["causal: datasets"])
 

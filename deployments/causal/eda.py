@@ -20,7 +20,7 @@ from engine.auth.rbac import Permission
 from engine.calendar import CALENDAR_FIELDS, calendar_dimension, to_format
 from engine.calendar.eda import render_eda_charts, temporal_eda
 from engine.causal.data import DataError
-from engine.causal.ingest import from_parquet
+from engine.causal.storage import from_parquet
 
 router = APIRouter(tags=["causal: temporal EDA"])
 

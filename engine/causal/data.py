@@ -42,8 +42,18 @@ def _check_lift_tests(
             raise DataError("lift_tests", "standard_error must be positive")
 
 
+def minimum_periods(channels: int, controls: int = 0) -> int:
+    """Periods a fit of ``channels`` media channels and ``controls`` controls needs.
+
+    The one place of this rule: the model checks it, and validation of an upload applies it
+    with the upload's channels (its controls may be deselected later), so an accepted upload
+    can be fit with its channels alone.
+    """
+    return 4 * (channels + controls) + 8
+
+
 def _check_size(periods: int, channels: int, controls: int) -> None:
-    minimum = 4 * (channels + controls) + 8
+    minimum = minimum_periods(channels, controls)
     if periods < minimum:
         raise DataError(
             "rows",

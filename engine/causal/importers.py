@@ -21,16 +21,9 @@ from typing import Literal
 
 import polars as pl
 
+from engine.causal.columns import ATTRIBUTED_PREFIX, CHANNEL_NAME, KPI_COLUMNS, SPEND_PREFIX
 from engine.causal.data import DataError
-from engine.causal.ingest import (
-    ATTRIBUTED_PREFIX,
-    CHANNEL_NAME,
-    KPI_COLUMNS,
-    SPEND_PREFIX,
-    csv_frame,
-    decode_text,
-    sniff_separator,
-)
+from engine.causal.tables import csv_frame, decode_text, sniff_separator
 
 Source = Literal["google_ads", "meta", "tiktok", "klaviyo"]
 
@@ -410,7 +403,7 @@ def combine(frames: Sequence[pl.DataFrame], *, kpi: pl.DataFrame | None = None) 
     control. ``kpi`` is the user's own table (``date`` plus ``revenue`` and/or ``conversions``,
     and any controls or offline ``spend_`` channels); its rows and dates decide the result's
     rows, and daily platform data is summed into its weeks when it is weekly (a week is labelled
-    by its first day). The result is ready for :func:`engine.causal.ingest.canonicalise`.
+    by its first day). The result is ready for :func:`engine.causal.canonical.canonicalise`.
     """
     owners: dict[str, int] = {}
     platform: pl.DataFrame | None = None

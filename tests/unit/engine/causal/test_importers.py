@@ -11,9 +11,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from engine.causal.canonical import canonicalise
 from engine.causal.data import DataError
 from engine.causal.importers import combine, import_export, parse_export_dates
-from engine.causal.ingest import canonicalise, read_table, to_model_input
+from engine.causal.selection import to_model_input
+from engine.causal.tables import read_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
 START = date(2024, 1, 1)

@@ -1,0 +1,350 @@
+"""Validation of an uploaded frame into the canonical shape, once.
+
+The canonical shape (documented in ``docs/causal-data.md``) is one row per period, and per geo
+when a ``geo`` column is present: ``date``, ``spend_<channel>`` columns, a KPI (``revenue``
+and/or ``conversions``), optional ``attributed_<channel>`` platform claims and numeric controls.
+Everything a user can get wrong is reported as a :class:`~engine.causal.data.DataError` whose
+field names the column and whose message names the row (1-based data row), date or value, so
+the API can show the user exactly what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from types import MappingProxyType
+from typing import Literal
+
+import polars as pl
+
+from engine.causal.columns import (
+    ATTRIBUTED_PREFIX,
+    CHANNEL_NAME,
+    KPI_COLUMNS,
+    RESERVED_COLUMNS,
+    SPEND_PREFIX,
+)
+from engine.causal.data import DataError, minimum_periods
+from engine.causal.tables import MAX_COLUMNS, MAX_ROWS, check_header
+
+Frequency = Literal["daily", "weekly"]
+STEP_DAYS: Mapping[Frequency, int] = MappingProxyType({"daily": 1, "weekly": 7})
+
+_ROW = "__liftos_row"  # 1-based data row of the upload, kept through sorting for messages
+
+
+@dataclass(frozen=True, eq=False)
+class CanonicalDataset:
+    """A validated dataset: build it with :func:`canonicalise` or :func:`from_parquet`.
+
+    ``frame`` has ``[geo,] date`` then spend, KPI, attributed and control columns, all numbers
+    Float64, sorted by ``(geo, date)``; every geo covers the same ``periods`` dates.
+    """
+
+    frame: pl.DataFrame
+    frequency: Frequency
+    channels: tuple[str, ...]
+    kpis: tuple[str, ...]
+    controls: tuple[str, ...]
+    attributed: tuple[str, ...]
+    geos: tuple[str, ...]
+    start: date
+    end: date
+    periods: int
+
+    def summary(self) -> dict[str, object]:
+        """JSON-able description shown when a dataset is uploaded or listed."""
+        totals = self.frame.select(
+            [pl.col(f"{SPEND_PREFIX}{c}").sum().alias(f"spend:{c}") for c in self.channels]
+            + [pl.col(k).sum().alias(f"kpi:{k}") for k in self.kpis]
+            + [
+                pl.col(f"{ATTRIBUTED_PREFIX}{c}").sum().alias(f"attributed:{c}")
+                for c in self.attributed
+            ]
+        ).row(0, named=True)
+        return {
+            "columns": list(self.frame.columns),
+            "rows": self.frame.height,
+            "frequency": self.frequency,
+            "periods": self.periods,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "geos": list(self.geos),
+            "channels": list(self.channels),
+            "kpis": list(self.kpis),
+            "controls": list(self.controls),
+            "attributed": list(self.attributed),
+            "totals": {
+                "spend": {c: float(totals[f"spend:{c}"]) for c in self.channels},
+                "kpi": {k: float(totals[f"kpi:{k}"]) for k in self.kpis},
+                "attributed": {c: float(totals[f"attributed:{c}"]) for c in self.attributed},
+            },
+        }
+
+
+@dataclass(frozen=True)
+class _Layout:
+    channels: tuple[str, ...]
+    kpis: tuple[str, ...]
+    attributed: tuple[str, ...]
+    controls: tuple[str, ...]
+    has_geo: bool
+
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        return (
+            tuple(f"{SPEND_PREFIX}{c}" for c in self.channels)
+            + self.kpis
+            + tuple(f"{ATTRIBUTED_PREFIX}{c}" for c in self.attributed)
+            + self.controls
+        )
+
+
+def _classify(columns: Sequence[str]) -> _Layout:
+    for column in columns:
+        lowered = column.lower()
+        if column != lowered and (
+            lowered in RESERVED_COLUMNS
+            or (
+                lowered.startswith((SPEND_PREFIX, ATTRIBUTED_PREFIX))
+                and not column.startswith((SPEND_PREFIX, ATTRIBUTED_PREFIX))
+            )
+        ):
+            raise DataError(column, f"canonical column names are lowercase: rename it {lowered!r}")
+        if column in ("spend", "attributed"):
+            raise DataError(column, f"name the channel: {column}_<channel>, e.g. {column}_search")
+    if "date" not in columns:
+        raise DataError("date", f"there is no 'date' column (found: {', '.join(columns)})")
+    channels: list[str] = []
+    for column in columns:
+        if column.startswith(SPEND_PREFIX):
+            channel = column[len(SPEND_PREFIX) :]
+            if not CHANNEL_NAME.fullmatch(channel):
+                raise DataError(
+                    column,
+                    f"channel name {channel!r} must be 1-40 characters of a-z, 0-9 and _",
+                )
+            channels.append(channel)
+    if not channels:
+        raise DataError("spend", f"no spend_<channel> column (found: {', '.join(columns)})")
+    attributed: list[str] = []
+    for column in columns:
+        if column.startswith(ATTRIBUTED_PREFIX):
+            channel = column[len(ATTRIBUTED_PREFIX) :]
+            if channel not in channels:
+                raise DataError(column, f"has no matching {SPEND_PREFIX}{channel} column")
+            attributed.append(channel)
+    kpis = tuple(k for k in KPI_COLUMNS if k in columns)
+    if not kpis:
+        raise DataError(
+            "kpi",
+            f"no KPI column: add 'revenue' and/or 'conversions' (found: {', '.join(columns)})",
+        )
+    taken = {"date", "geo", *kpis}
+    controls = tuple(
+        c for c in columns if c not in taken and not c.startswith((SPEND_PREFIX, ATTRIBUTED_PREFIX))
+    )
+    return _Layout(tuple(channels), kpis, tuple(attributed), controls, "geo" in columns)
+
+
+def _where(frame: pl.DataFrame, index: int) -> str:
+    """``row 7 (2024-01-07, geo 'north')`` for the row at ``index`` of the working frame."""
+    parts = [str(frame["date"][index])] if frame["date"].dtype == pl.Date else []
+    geo = frame["geo"][index] if "geo" in frame.columns else None
+    if isinstance(geo, str) and geo.strip():
+        parts.append(f"geo {geo.strip()!r}")
+    details = f" ({', '.join(parts)})" if parts else ""
+    return f"row {frame[_ROW][index]}{details}"
+
+
+def _first(mask: pl.Series) -> int | None:
+    hits = mask.fill_null(False).arg_true()
+    return int(hits[0]) if hits.len() else None
+
+
+def _parse_dates(frame: pl.DataFrame) -> pl.Series:
+    raw = frame["date"]
+    if raw.dtype == pl.Date:
+        parsed = raw
+    elif isinstance(raw.dtype, pl.Datetime):
+        parsed = raw.dt.date()
+    elif raw.dtype == pl.String:
+        parsed = raw.str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+        bad = _first(raw.is_not_null() & (raw.str.strip_chars() != "") & parsed.is_null())
+        if bad is not None:
+            raise DataError(
+                "date",
+                f"{_where(frame, bad)}: {raw[bad]!r} is not a date; write ISO dates (YYYY-MM-DD)",
+            )
+    else:
+        raise DataError("date", f"holds {raw.dtype} values; write ISO dates (YYYY-MM-DD)")
+    missing = _first(parsed.is_null())
+    if missing is not None:
+        raise DataError("date", f"{_where(frame, missing)}: the date is missing")
+    return parsed.alias("date")
+
+
+def _parse_geo(frame: pl.DataFrame) -> pl.Series:
+    raw = frame["geo"]
+    if raw.dtype.is_float() and bool((raw.drop_nulls() % 1 == 0).all()):
+        raw = raw.cast(pl.Int64)
+    if raw.dtype != pl.String and not raw.dtype.is_integer():
+        raise DataError("geo", f"holds {raw.dtype} values; geos are names or codes")
+    geo = raw.cast(pl.String).str.strip_chars()
+    missing = _first(geo.is_null() | (geo == ""))
+    if missing is not None:
+        raise DataError("geo", f"{_where(frame, missing)}: the geo is missing")
+    return geo.alias("geo")
+
+
+def _parse_number(frame: pl.DataFrame, column: str) -> pl.Series:
+    raw = frame[column]
+    if raw.dtype == pl.String:
+        text = raw.str.strip_chars()
+        values = text.cast(pl.Float64, strict=False)
+        bad = _first(text.is_not_null() & (text != "") & values.is_null())
+        if bad is not None:
+            raise DataError(column, f"{_where(frame, bad)}: {raw[bad]!r} is not a number")
+    elif raw.dtype.is_numeric() or raw.dtype == pl.Boolean:
+        values = raw.cast(pl.Float64)
+    else:
+        raise DataError(column, f"holds {raw.dtype} values; every column but date/geo is numeric")
+    missing = _first(values.is_null())
+    if missing is not None:
+        raise DataError(column, f"{_where(frame, missing)}: the value is missing")
+    infinite = _first(~values.is_finite())
+    if infinite is not None:
+        raise DataError(column, f"{_where(frame, infinite)}: {raw[infinite]!r} is not finite")
+    return values.alias(column)
+
+
+def canonicalise(frame: pl.DataFrame) -> CanonicalDataset:
+    """Validate an uploaded frame into the canonical shape, or raise the first problem found."""
+    if frame.height == 0:
+        raise DataError("rows", "the table has no data rows")
+    if frame.height > MAX_ROWS or frame.width > MAX_COLUMNS:
+        raise DataError("rows", f"at most {MAX_ROWS} rows and {MAX_COLUMNS} columns are accepted")
+    stripped = [str(c).strip() for c in frame.columns]
+    check_header(stripped, "rows")
+    layout = _classify(stripped)
+    work = frame.rename(dict(zip(frame.columns, stripped, strict=True))).with_row_index(
+        _ROW, offset=1
+    )
+    # Dates and geos first, so later messages can say which period a bad cell belongs to.
+    work = work.with_columns(_parse_dates(work))
+    if layout.has_geo:
+        work = work.with_columns(_parse_geo(work))
+    work = work.with_columns([_parse_number(work, c) for c in layout.numeric_columns])
+    keys = ["geo", "date"] if layout.has_geo else ["date"]
+    work = work.sort([*keys, _ROW])
+    _check_duplicates(work, keys)
+    frequency = _check_calendar(work, layout.has_geo)
+    dates: list[date] = work["date"].unique().sort().to_list()
+    periods = len(dates)
+    needed = minimum_periods(len(layout.channels))
+    if periods < needed:
+        raise DataError(
+            "rows",
+            f"{periods} periods are too few for {len(layout.channels)} channels: "
+            f"need at least {needed} (4 per channel + 8)",
+        )
+    _check_values(work, layout)
+    geos = tuple(work["geo"].unique().sort().to_list()) if layout.has_geo else ()
+    canonical = work.select([*(["geo"] if layout.has_geo else []), "date", *layout.numeric_columns])
+    return CanonicalDataset(
+        frame=canonical,
+        frequency=frequency,
+        channels=layout.channels,
+        kpis=layout.kpis,
+        controls=layout.controls,
+        attributed=layout.attributed,
+        geos=geos,
+        start=dates[0],
+        end=dates[-1],
+        periods=periods,
+    )
+
+
+def _check_duplicates(work: pl.DataFrame, keys: list[str]) -> None:
+    first = _first(work.select(pl.struct(keys).is_duplicated()).to_series())
+    if first is None:
+        return
+    same = pl.all_horizontal([pl.col(k) == work[k][first] for k in keys])
+    rows = work.filter(same)[_ROW].to_list()
+    geo = f" for geo {work['geo'][first]!r}" if "geo" in keys else ""
+    raise DataError(
+        "date",
+        f"{work['date'][first]}{geo} appears more than once (rows {', '.join(map(str, rows))}); "
+        "each period needs exactly one row",
+    )
+
+
+def _check_calendar(work: pl.DataFrame, has_geo: bool) -> Frequency:
+    """Infer daily/weekly from the most common step and reject gaps, mixtures and ragged geos."""
+    group = pl.col("geo") if has_geo else pl.lit(0)
+    steps = work.select(
+        pl.col("date").shift(1).over(group).alias("previous"),
+        pl.col("date"),
+        (pl.col("date") - pl.col("date").shift(1).over(group)).dt.total_days().alias("step"),
+        *([pl.col("geo")] if has_geo else []),
+    ).drop_nulls("step")
+    if steps.height == 0:
+        needed = minimum_periods(1)
+        raise DataError("rows", f"1 period is too few: need at least {needed}")
+    counts = steps["step"].value_counts().sort(["count", "step"], descending=[True, False])
+    common = int(counts["step"][0])  # the most common step; ties go to the finer frequency
+
+    def around(index: int) -> str:
+        geo = f" (geo {steps['geo'][index]!r})" if has_geo else ""
+        return f"{steps['previous'][index]} to {steps['date'][index]}{geo}"
+
+    if common not in STEP_DAYS.values():
+        raise DataError(
+            "date",
+            f"periods are {common} days apart (e.g. {around(0)}); "
+            "dates must be daily (1 day apart) or weekly (7 days apart)",
+        )
+    frequency: Frequency = "daily" if common == 1 else "weekly"
+    irregular = _first(steps["step"] % common != 0)
+    if irregular is not None:
+        raise DataError(
+            "date",
+            f"mixed frequency: {around(irregular)} is {steps['step'][irregular]} days, "
+            f"but the data is {frequency} ({common} days apart)",
+        )
+    gap = _first(steps["step"] > common)
+    if gap is not None:
+        missing = steps["previous"][gap] + timedelta(days=common)
+        raise DataError("date", f"missing period {missing}: the dates jump from {around(gap)}")
+    if has_geo:
+        ranges = work.group_by("geo").agg(
+            pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
+        )
+        usual = ranges.group_by("first", "last").len().sort("len", descending=True).row(0)
+        odd = ranges.filter((pl.col("first") != usual[0]) | (pl.col("last") != usual[1]))
+        if odd.height:
+            geo, first, last = odd.sort("geo").row(0)
+            raise DataError(
+                "geo",
+                f"geo {geo!r} covers {first}..{last} but most geos cover {usual[0]}..{usual[1]}; "
+                "every geo needs the same dates",
+            )
+    return frequency
+
+
+def _check_values(work: pl.DataFrame, layout: _Layout) -> None:
+    claimed = [f"{SPEND_PREFIX}{c}" for c in layout.channels] + [
+        f"{ATTRIBUTED_PREFIX}{c}" for c in layout.attributed
+    ]
+    for column in claimed:
+        negative = _first(work[column] < 0)
+        if negative is not None:
+            kind = "spend" if column.startswith(SPEND_PREFIX) else "attributed value"
+            raise DataError(
+                column,
+                f"negative {kind} {work[column][negative]} in {_where(work, negative)}",
+            )
+    for kpi in layout.kpis:
+        if bool((work[kpi] == 0).all()):
+            raise DataError(kpi, "is zero in every period; there is nothing to explain")
