@@ -6,13 +6,19 @@ row is simply not found.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from cluster.state import Database
+from engine.causal.persist import spec_from_dict, spec_to_dict
+from engine.causal.results import ModelResult
+from engine.causal.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -56,11 +62,38 @@ class ModelRow:
     dataset_id: uuid.UUID | None
     job_id: uuid.UUID | None
     fingerprint: str
-    request: dict[str, Any]
-    spec: dict[str, Any]
-    result: dict[str, Any]
+    request: dict[str, Any]  # the analysis request as the API validated it
+    spec: ModelSpec
+    result: ModelResult
     converged: bool
     created_at: datetime
+
+
+class _ResultDocument(BaseModel):
+    """A :class:`ModelResult` as JSON. Non-finite floats (a ratio over no spend, say) are stored
+    as the strings "NaN"/"Infinity", which JSONB accepts and which read back as the floats."""
+
+    model_config = ConfigDict(ser_json_inf_nan="strings")
+
+    result: ModelResult
+
+
+def result_document(result: ModelResult) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(
+        _ResultDocument.model_construct(result=result).model_dump_json()
+    )["result"]
+    return document
+
+
+def result_from_document(document: Mapping[str, Any]) -> ModelResult:
+    return _ResultDocument.model_validate({"result": document}).result
+
+
+def _model_row(row: Mapping[str, Any]) -> ModelRow:
+    values = dict(row)
+    values["spec"] = spec_from_dict(values["spec"])
+    values["result"] = result_from_document(values["result"])
+    return ModelRow(**values)
 
 
 @dataclass(frozen=True)
@@ -150,6 +183,20 @@ async def get_dataset_content(
     fields = dict(row)
     content: bytes = fields.pop("content")
     return DatasetRow(**fields), content
+
+
+async def latest_dataset_with_channels(
+    db: Database, *, org_id: uuid.UUID, channels: Sequence[str] | None
+) -> uuid.UUID | None:
+    """The org's most recent dataset whose channels include every one of ``channels`` (its
+    most recent dataset when ``channels`` is None)."""
+    async with db.tenant(org_id) as conn:
+        found: uuid.UUID | None = await conn.fetchval(
+            "SELECT id FROM causal_datasets WHERE summary->'channels' @> $1::jsonb "
+            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            list(channels or ()),
+        )
+    return found
 
 
 async def delete_dataset(db: Database, *, org_id: uuid.UUID, dataset_id: uuid.UUID) -> bool:
@@ -249,9 +296,8 @@ async def complete_job(
     dataset_id: uuid.UUID | None,
     fingerprint: str,
     request: dict[str, Any],
-    spec: dict[str, Any],
-    result: dict[str, Any],
-    converged: bool,
+    spec: ModelSpec,
+    result: ModelResult,
     artifacts: Sequence[Artifact],
 ) -> uuid.UUID:
     """Store the model and its artifacts and finish the job, in one transaction: a job is never
@@ -267,9 +313,9 @@ async def complete_job(
             job_id,
             fingerprint,
             request,
-            spec,
-            result,
-            converged,
+            spec_to_dict(spec),
+            result_document(result),
+            result.converged,
         )
         await conn.executemany(
             "INSERT INTO causal_artifacts (model_id, org_id, name, content_type, content) "
@@ -293,7 +339,7 @@ async def get_model(db: Database, *, org_id: uuid.UUID, model_id: uuid.UUID) -> 
         row = await conn.fetchrow(
             f"SELECT {_MODEL_COLUMNS} FROM causal_models WHERE id = $1", model_id
         )
-    return ModelRow(**dict(row)) if row else None
+    return _model_row(row) if row else None
 
 
 async def list_models(
@@ -306,7 +352,7 @@ async def list_models(
             limit,
             offset,
         )
-    return [ModelRow(**dict(r)) for r in rows]
+    return [_model_row(r) for r in rows]
 
 
 async def find_model_by_fingerprint(
@@ -318,7 +364,7 @@ async def find_model_by_fingerprint(
             "ORDER BY created_at DESC LIMIT 1",
             fingerprint,
         )
-    return ModelRow(**dict(row)) if row else None
+    return _model_row(row) if row else None
 
 
 async def get_artifact(

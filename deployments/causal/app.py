@@ -12,6 +12,8 @@ from ray import serve
 
 from cluster.settings import Settings
 from deployments.causal import datasets, eda, models
+from deployments.causal.service import JobRunner
+from deployments.causal.tasks import RayJobRunner
 from deployments.common.app import create_service_app
 from deployments.common.runtime import Runtime
 
@@ -20,7 +22,7 @@ def create_app(
     settings: Settings | None = None,
     runtime: Runtime | None = None,
     *,
-    runner: models.JobRunner | None = None,
+    runner: JobRunner | None = None,
     behind_serve: bool = False,
 ) -> FastAPI:
     app = create_service_app(
@@ -35,7 +37,7 @@ def create_app(
         runtime=runtime,
         behind_serve=behind_serve,
     )
-    app.state.job_runner = runner or models.RayJobRunner()
+    app.state.job_runner = runner or RayJobRunner()
     return app
 
 

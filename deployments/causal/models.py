@@ -1,73 +1,41 @@
-"""Fits and their answers: analyze (a Ray task per job), jobs, models, reports, budget."""
+"""Fits and their answers: analyze (a Ray task per job), jobs, models, reports, budget.
+
+Thin routes: the use cases are in ``deployments.causal.service``.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
-from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from cluster.repositories import causal as repo
+from deployments.causal import service
 from deployments.causal.datasets import data_error
-from deployments.causal.pipeline import POSTERIOR_ARTIFACT, REPORT_ARTIFACT, jsonable, prepare
+from deployments.causal.pipeline import REPORT_ARTIFACT
 from deployments.causal.schemas import (
     AnalyzeRequest,
-    Interval,
+    BudgetPlanOut,
     JobAccepted,
     JobList,
     JobOut,
     ModelList,
     ModelOut,
+    ModelSpecOut,
     ModelSummary,
     OptimizeRequest,
 )
-from deployments.causal.tasks import fingerprint
 from deployments.common.errors import ApiError, not_found
 from deployments.common.principal import Principal
-from deployments.common.runtime import Runtime
 from deployments.common.security import require, runtime_of
 from engine.auth.rbac import Permission
 from engine.causal.data import DataError
-from engine.causal.inference import ChannelRoas, Diagnostics
-from engine.causal.optimize import optimize_budget
-from engine.causal.persist import load_posterior, spec_from_dict
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["causal: models"])
 
 CHART_NAMES = ("response_curves.png", "contributions.png", "roas.png")
-
-
-class JobRunner(Protocol):
-    """Starts a stored, queued job somewhere off the request path."""
-
-    def submit(self, runtime: Runtime, *, org_id: uuid.UUID, job_id: uuid.UUID) -> None: ...
-
-
-class RayJobRunner:
-    """One Ray task per job; if Ray gives up on it (retries exhausted) the job is failed."""
-
-    def submit(self, runtime: Runtime, *, org_id: uuid.UUID, job_id: uuid.UUID) -> None:
-        from deployments.causal.tasks import run_analysis_job, task_options
-
-        ref = run_analysis_job.options(**task_options(runtime.settings)).remote(
-            str(org_id), str(job_id)
-        )
-
-        async def watch() -> None:
-            try:
-                await ref
-            except Exception as exc:
-                log.exception("analysis job %s lost", job_id)
-                await repo.fail_job(
-                    runtime.db, org_id=org_id, job_id=job_id, error=f"worker lost: {exc}"
-                )
-
-        runtime.spawn(watch(), what=f"analysis job {job_id}")
+JOBS = "/api/v1/causal/jobs"
 
 
 def _job_out(row: repo.JobRow) -> JobOut:
@@ -87,42 +55,78 @@ def _job_out(row: repo.JobRow) -> JobOut:
     )
 
 
-def _roas_intervals(result: dict[str, Any]) -> dict[str, Interval]:
-    return {name: Interval(**values) for name, values in result["incremental_roas"].items()}
+def _model_out(row: repo.ModelRow) -> ModelOut:
+    base = f"/api/v1/causal/models/{row.id}"
+    return ModelOut(
+        id=row.id,
+        dataset_id=row.dataset_id,
+        job_id=row.job_id,
+        created_at=row.created_at,
+        converged=row.converged,
+        request=AnalyzeRequest.model_validate(row.request),
+        spec=ModelSpecOut.of(row.spec),
+        incremental_roas=row.result.incremental_roas,
+        diagnostics=row.result.diagnostics,
+        window=row.result.window,
+        result=row.result,
+        charts=[f"{base}/charts/{name}" for name in CHART_NAMES],
+        report_url=f"{base}/report",
+    )
 
 
-@router.post("/attribution/analyze", status_code=202, response_model=JobAccepted)
+@router.post(
+    "/attribution/analyze",
+    status_code=202,
+    response_model=ModelOut | JobAccepted,
+    responses={
+        200: {"model": ModelOut, "description": "the fit finished within wait_seconds"},
+        202: {"model": JobAccepted, "description": "the fit is running: poll status_url"},
+    },
+)
 async def analyze_attribution(
     body: AnalyzeRequest,
     request: Request,
+    response: Response,
     principal: Principal = Depends(require(Permission.CAUSAL_RUN)),
-) -> JobAccepted:
-    """Fit the MMM on a stored dataset. The request is checked against the data here (a bad
-    channel, control, range or lift test is a 422 now, not a failed job later)."""
-    runtime = runtime_of(request)
-    found = await repo.get_dataset_content(
-        runtime.db, org_id=principal.org_id, dataset_id=body.dataset_id
-    )
-    if found is None:
-        raise ApiError(404, "not_found", "dataset not found", field="dataset_id")
-    dataset_row, content = found
+) -> ModelOut | JobAccepted:
+    """Fit the MMM on a stored dataset (default: the most recent one with every channel asked
+    for). The request is checked against the data here: a bad channel, control, range or lift
+    test is a 422 now, not a failed job later."""
     try:
-        await asyncio.to_thread(prepare, content, body)
+        outcome = await service.analyze(
+            runtime_of(request),
+            request.app.state.job_runner,
+            body,
+            org_id=principal.org_id,
+            user_id=principal.id,
+        )
+    except service.NotFoundError as exc:
+        raise ApiError(404, "not_found", str(exc), field=exc.field) from exc
     except DataError as exc:
         raise data_error(exc) from exc
-    request_json = body.model_dump(mode="json")
-    job = await repo.create_job(
-        runtime.db,
-        org_id=principal.org_id,
-        kind="analyze",
-        dataset_id=body.dataset_id,
-        request=request_json,
-        fingerprint=fingerprint(dataset_row.content_sha256, request_json),
-        created_by=principal.id,
+    except service.FitFailedError as exc:
+        raise ApiError(
+            500,
+            "fit_failed",
+            f"the fit failed: {exc} (job {exc.job.id}: {JOBS}/{exc.job.id})",
+        ) from exc
+    if outcome.model is not None:
+        response.status_code = 200
+        return _model_out(outcome.model)
+    job = outcome.job
+    assert job.dataset_id is not None
+    waited = body.wait_seconds
+    return JobAccepted(
+        job_id=job.id,
+        dataset_id=job.dataset_id,
+        status=job.status,
+        status_url=f"{JOBS}/{job.id}",
+        message=(
+            f"the fit is still running after {waited:g} s; poll status_url"
+            if waited > 0
+            else "queued; poll status_url"
+        ),
     )
-    runner: JobRunner = request.app.state.job_runner
-    runner.submit(runtime, org_id=principal.org_id, job_id=job.id)
-    return JobAccepted(job_id=job.id, status=job.status, status_url=f"/api/v1/causal/jobs/{job.id}")
 
 
 @router.get("/jobs", response_model=JobList)
@@ -150,15 +154,6 @@ async def get_job(
     return _job_out(row)
 
 
-async def _model_or_404(
-    request: Request, principal: Principal, model_id: uuid.UUID
-) -> repo.ModelRow:
-    row = await repo.get_model(runtime_of(request).db, org_id=principal.org_id, model_id=model_id)
-    if row is None:
-        raise not_found("model")
-    return row
-
-
 @router.get("/models", response_model=ModelList)
 async def list_models(
     request: Request,
@@ -176,7 +171,7 @@ async def list_models(
                 dataset_id=r.dataset_id,
                 created_at=r.created_at,
                 converged=r.converged,
-                incremental_roas=_roas_intervals(r.result),
+                incremental_roas=r.result.incremental_roas,
             )
             for r in rows
         ]
@@ -189,22 +184,11 @@ async def get_model(
     request: Request,
     principal: Principal = Depends(require(Permission.CAUSAL_READ)),
 ) -> ModelOut:
-    row = await _model_or_404(request, principal, model_id)
-    base = f"/api/v1/causal/models/{row.id}"
-    return ModelOut(
-        id=row.id,
-        dataset_id=row.dataset_id,
-        job_id=row.job_id,
-        created_at=row.created_at,
-        converged=row.converged,
-        request=row.request,
-        spec=row.spec,
-        incremental_roas=_roas_intervals(row.result),
-        diagnostics=row.result["diagnostics"],
-        result=row.result,
-        charts=[f"{base}/charts/{name}" for name in CHART_NAMES],
-        report_url=f"{base}/report",
-    )
+    try:
+        row = await service.model(runtime_of(request), org_id=principal.org_id, model_id=model_id)
+    except service.NotFoundError as exc:
+        raise not_found("model") from exc
+    return _model_out(row)
 
 
 @router.delete("/models/{model_id}", status_code=204)
@@ -261,55 +245,17 @@ async def model_chart(
     return Response(content=artifact.content, media_type=artifact.content_type)
 
 
-@router.post("/budget/optimize")
+@router.post("/budget/optimize", response_model=BudgetPlanOut)
 async def optimize(
     body: OptimizeRequest,
     request: Request,
     principal: Principal = Depends(require(Permission.CAUSAL_READ)),
-) -> dict[str, Any]:
+) -> BudgetPlanOut:
     """Reallocate a budget under the model's posterior (expected or risk-averse)."""
-    runtime = runtime_of(request)
-    row = await _model_or_404(request, principal, body.model_id)
-    archive = await repo.get_artifact(
-        runtime.db, org_id=principal.org_id, model_id=row.id, name=POSTERIOR_ARTIFACT
-    )
-    if archive is None:
-        raise not_found("model")
     try:
-        plan = await asyncio.to_thread(_optimize, row, archive.content, body)
+        row, plan = await service.optimize(runtime_of(request), body, org_id=principal.org_id)
+    except service.NotFoundError as exc:
+        raise not_found("model") from exc
     except DataError as exc:
         raise data_error(exc) from exc
-    result: dict[str, Any] = jsonable(plan)
-    result["model_id"] = str(row.id)
-    result["converged"] = row.converged
-    return result
-
-
-def _optimize(row: repo.ModelRow, posterior: bytes, body: OptimizeRequest) -> Any:
-    if row.result["data"].get("geos"):
-        raise DataError(
-            "model_id",
-            "budget optimisation works on a national model; this one was fitted per geo "
-            "(fit the dataset without geo_hierarchy to optimise its national budget)",
-        )
-    spec = spec_from_dict(row.spec)
-    roas = tuple(
-        ChannelRoas(channel=name, incremental_kpi=float("nan"), **values)
-        for name, values in row.result["incremental_roas"].items()
-    )
-    fitted = load_posterior(
-        posterior, spec=spec, roas=roas, diagnostics=Diagnostics(**row.result["diagnostics"])
-    )
-    return optimize_budget(
-        fitted,
-        total_budget=body.total_budget,
-        horizon_periods=body.horizon_periods,
-        bounds={
-            name: (b.min, b.max if b.max is not None else body.total_budget)
-            for name, b in body.bounds.items()
-        }
-        or None,
-        locked=body.locked or None,
-        current=body.current,
-        risk_quantile=body.risk_quantile,
-    )
+    return BudgetPlanOut.of(plan, model_id=row.id, converged=row.converged)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from engine.causal.analysis import Interval
+from engine.causal.inference import Diagnostics
+from engine.causal.optimize import BudgetPlan, ChannelPlan
+from engine.causal.results import ModelResult
+from engine.causal.spec import ModelSpec, RoasPrior
+from engine.causal.window import WindowAnswer
 
 ChannelName = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$", min_length=1, max_length=40)
@@ -25,11 +33,45 @@ class _Response(BaseModel):
 # --- datasets -------------------------------------------------------------------------------
 
 
+SourceColumn = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class DatasetRowsRequest(_Request):
-    """A dataset sent as JSON rows in the canonical shape (see docs/causal-data.md)."""
+    """A dataset sent as JSON rows (see docs/causal-data.md): in the canonical shape, or with the
+    roles of its columns named below (engine.causal.roles.ColumnRoles; each role left out
+    follows the naming convention)."""
 
     name: str = Field(min_length=1, max_length=200)
     rows: list[dict[str, Any]] = Field(min_length=1, max_length=200_000)
+    date_column: SourceColumn | None = Field(default=None, description="default: `date`")
+    geo_column: SourceColumn | None = Field(default=None, description="default: `geo` if present")
+    kpi_column: SourceColumn | None = Field(
+        default=None, description="the KPI column, stored as `kpi`; default: revenue, conversions"
+    )
+    kpi: Literal["revenue", "conversions"] | None = Field(
+        default=None, description="what `kpi_column` holds: revenue (default) or conversions"
+    )
+    # Channel names are checked by the engine (ColumnRoles), whose 422 names the field alone.
+    spend_columns: (
+        Annotated[list[SourceColumn], Field(max_length=200)]
+        | Annotated[dict[SourceColumn, SourceColumn], Field(max_length=200)]
+        | None
+    ) = Field(
+        default=None,
+        description="the media spend columns: a list (channels named after the columns) or "
+        "{channel: column}; default: the spend_<channel> columns",
+    )
+    attributed_columns: (
+        Annotated[dict[SourceColumn, SourceColumn], Field(max_length=200)] | None
+    ) = Field(
+        default=None,
+        description="{channel: column} of platform-claimed value; default: attributed_<channel>",
+    )
+    control_columns: Annotated[list[SourceColumn], Field(max_length=200)] | None = Field(
+        default=None,
+        description="exactly the controls (other columns are left out); default: every column "
+        "without another role",
+    )
 
 
 class DatasetOut(_Response):
@@ -127,14 +169,39 @@ class VariantSearchIn(_Request):
     chains: int = Field(default=2, ge=1, le=8)
 
 
+PeriodIn = Annotated[
+    str | DateRange,
+    Field(
+        description='"2024", "2024-Q1", "2024-H2", "2024-03", "2024-W05", "2024-03-05", '
+        '"2024-01-01..2024-03-31" or {"start", "end"}'
+    ),
+]
+
+
 class AnalyzeRequest(_Request):
-    dataset_id: uuid.UUID
+    dataset_id: uuid.UUID | None = Field(
+        default=None,
+        description="default: the organisation's most recent dataset that has every channel in "
+        "`channels` (its most recent dataset when `channels` is not given)",
+    )
     channels: list[ChannelName] | None = Field(
         default=None, min_length=1, max_length=50, description="default: every spend channel"
     )
-    date_range: str | DateRange | None = Field(
+    date_range: PeriodIn | None = Field(
         default=None,
-        description='"2024", "2024-Q1", "2024-H2", "2024-03" or {"start", "end"}; default: all',
+        description="the periods the answers are about (`incremental_roas` and `window`); the "
+        "model is fitted on the whole history, or on `fit_range`. Default: the fit window",
+    )
+    fit_range: PeriodIn | None = Field(
+        default=None, description="the periods the model is fitted on; default: all of them"
+    )
+    wait_seconds: float = Field(
+        default=60,
+        ge=0,
+        le=300,
+        description="wait this long for the fit: if it finishes in time the answer is 200 with "
+        "the model (`incremental_roas` at the top level), otherwise 202 with the job to poll; "
+        "0 returns the job at once",
     )
     model_type: Literal["bayesian_structural"] = "bayesian_structural"
     kpi: Literal["revenue", "conversions"] = "revenue"
@@ -166,9 +233,11 @@ class AnalyzeRequest(_Request):
     )
 
     @model_validator(mode="after")
-    def _short_date_range(self) -> AnalyzeRequest:
-        if isinstance(self.date_range, str) and len(self.date_range) > 20:
-            raise ValueError("date_range: expected a period such as 2024-Q1")
+    def _short_periods(self) -> AnalyzeRequest:
+        for name in ("date_range", "fit_range"):
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value) > 30:
+                raise ValueError(f"{name}: expected a period such as 2024-Q1")
         return self
 
 
@@ -189,19 +258,52 @@ class JobOut(_Response):
 
 class JobAccepted(_Response):
     job_id: uuid.UUID
+    dataset_id: uuid.UUID = Field(description="the dataset being fitted (chosen if not given)")
     status: str
     status_url: str
+    message: str
 
 
 class JobList(_Response):
     items: list[JobOut]
 
 
-class Interval(_Response):
-    mean: float
+class RoasPriorOut(_Response):
     median: float
-    lower: float
-    upper: float
+    spread: float
+
+
+class ModelSpecOut(_Response):
+    """The model that was fitted (engine.causal.spec.ModelSpec documents every field)."""
+
+    adstock: str
+    max_lag: int
+    saturation: str
+    roas_prior: RoasPriorOut
+    channel_roas_priors: dict[str, RoasPriorOut]
+    trend: bool
+    trend_knots: int
+    seasonality_order: int
+    seasonality_period: float
+    holdout_periods: int
+    unseen_history: bool
+    roas_pooling: float
+    geo_roas_spread: float
+
+    @classmethod
+    def of(cls, spec: ModelSpec) -> ModelSpecOut:
+        def prior(p: RoasPrior) -> RoasPriorOut:
+            return RoasPriorOut(median=p.median, spread=p.spread)
+
+        return cls(
+            **{
+                f.name: getattr(spec, f.name)
+                for f in dataclasses.fields(spec)
+                if f.name not in ("roas_prior", "channel_roas_priors")
+            },
+            roas_prior=prior(spec.roas_prior),
+            channel_roas_priors={k: prior(v) for k, v in spec.channel_roas_priors.items()},
+        )
 
 
 class ModelOut(_Response):
@@ -210,11 +312,17 @@ class ModelOut(_Response):
     job_id: uuid.UUID | None
     created_at: datetime
     converged: bool
-    request: dict[str, Any]
-    spec: dict[str, Any]
-    incremental_roas: dict[str, Interval]
-    diagnostics: dict[str, Any]
-    result: dict[str, Any] = Field(description="every answer of the fit (see the docs)")
+    request: AnalyzeRequest
+    spec: ModelSpecOut
+    incremental_roas: dict[str, Interval] = Field(
+        description="each channel's ROAS over `date_range` when one was asked, else over the "
+        "fit window: mean, median and 90 % credible interval"
+    )
+    diagnostics: Diagnostics
+    window: WindowAnswer | None = Field(
+        description="the answers about `date_range`: spend, incremental KPI and ROAS per channel"
+    )
+    result: ModelResult = Field(description="every answer of the fit (see docs/causal.md)")
     charts: list[str]
     report_url: str
 
@@ -253,6 +361,31 @@ class OptimizeRequest(_Request):
     risk_quantile: float | None = Field(
         default=None, gt=0, lt=0.5, description="maximise this posterior quantile instead"
     )
+
+
+class BudgetPlanOut(_Response):
+    """engine.causal.optimize.BudgetPlan for one stored model."""
+
+    model_id: uuid.UUID
+    converged: bool = Field(description="whether the model's fit converged")
+    total_budget: float
+    horizon_periods: int
+    objective: str
+    credible_mass: float
+    channels: list[ChannelPlan]
+    current_total: float
+    current_kpi: Interval
+    current_unscaled_kpi: Interval
+    optimal_kpi: Interval
+    lift: Interval
+    lift_percent: Interval
+    optimizer_converged: bool
+    optimizer_message: str
+
+    @classmethod
+    def of(cls, plan: BudgetPlan, *, model_id: uuid.UUID, converged: bool) -> BudgetPlanOut:
+        values = {f.name: getattr(plan, f.name) for f in dataclasses.fields(plan)}
+        return cls(model_id=model_id, converged=converged, **values)
 
 
 # --- temporal EDA ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from cluster.settings import Settings, get_settings
 from cluster.state import Database
 from deployments.causal.pipeline import run_analysis
 from deployments.causal.schemas import AnalyzeRequest
+from deployments.common.runtime import Runtime
 from engine.causal.data import DataError
 from engine.causal.inference import cores_for
 
@@ -35,10 +36,15 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.5
 
 
+# Parts of a request that do not change what is fitted.
+_NOT_FITTED = frozenset({"dataset_id", "wait_seconds"})
+
+
 def fingerprint(content_sha256: str, request: dict[str, Any]) -> str:
-    """What a fit depends on: the dataset's content and the request apart from the dataset id."""
+    """What a fit depends on: the dataset's content and the request, less what does not change
+    the fit (which dataset row holds the content, how long the caller waits)."""
     canonical = json.dumps(
-        {k: v for k, v in request.items() if k != "dataset_id"}, sort_keys=True, default=str
+        {k: v for k, v in request.items() if k not in _NOT_FITTED}, sort_keys=True, default=str
     )
     return hashlib.sha256(f"{content_sha256}\n{canonical}".encode()).hexdigest()
 
@@ -133,7 +139,28 @@ async def _execute(
         request=job.request,
         spec=outcome.spec,
         result=outcome.result,
-        converged=outcome.converged,
         artifacts=outcome.artifacts,
     )
     return str(model_id)
+
+
+class RayJobRunner:
+    """One Ray task per job; if Ray gives up on it (retries exhausted) the job is failed."""
+
+    def submit(
+        self, runtime: Runtime, *, org_id: uuid.UUID, job_id: uuid.UUID
+    ) -> asyncio.Task[None]:
+        ref = run_analysis_job.options(**task_options(runtime.settings)).remote(
+            str(org_id), str(job_id)
+        )
+
+        async def watch() -> None:
+            try:
+                await ref
+            except Exception as exc:
+                log.exception("analysis job %s lost", job_id)
+                await repo.fail_job(
+                    runtime.db, org_id=org_id, job_id=job_id, error=f"worker lost: {exc}"
+                )
+
+        return runtime.spawn(watch(), what=f"analysis job {job_id}")

@@ -137,8 +137,9 @@ class Runtime:
             modules=TtlCache(settings.auth_cache_ttl_seconds),
         )
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, what: str) -> None:
-        """Run work off the request path, keeping a reference so it is not garbage collected."""
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, what: str) -> asyncio.Task[None]:
+        """Run work off the request path, keeping a reference so it is not garbage collected.
+        The task never raises (a failure is logged), so callers may await it to know it ended."""
 
         async def _guarded() -> None:
             try:
@@ -149,6 +150,7 @@ class Runtime:
         task = asyncio.create_task(_guarded())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     def should_touch_api_key(self, key_id: uuid.UUID, *, every_seconds: float = 60.0) -> bool:
         """``last_used_at`` is written at most once a minute per key and replica."""

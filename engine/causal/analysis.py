@@ -293,8 +293,6 @@ def _platform_claims(
     unknown = sorted(set(attributed) - set(data.channels))
     if unknown:
         raise DataError("attributed", f"unknown channels: {', '.join(unknown)}")
-    if not attributed:
-        raise DataError("attributed", "no channel has platform-attributed values")
     indices = [data.channels.index(name) for name in data.channels if name in attributed]
     claimed_per_channel = []
     for index in indices:
@@ -450,10 +448,10 @@ def analyze(
         for c, name in enumerate(data.channels)
     )
 
+    # Platform claims are optional input: most first datasets have none, and a few channels
+    # with claims among many without is the usual case.
     claims = (
-        None
-        if attributed is None
-        else _platform_claims(attributed, data, incremental, spend, fit, mass)
+        _platform_claims(attributed, data, incremental, spend, fit, mass) if attributed else None
     )
     held_out = data.periods - fit
     holdout = HoldoutInfo(

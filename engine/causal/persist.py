@@ -7,6 +7,7 @@ and everything stored about them was summarised at fit time.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Mapping
 from typing import Any
@@ -21,24 +22,27 @@ _PER_PERIOD = frozenset({"media", "mu", "geo_media"})
 
 
 def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
-    return {
-        "adstock": spec.adstock,
-        "max_lag": spec.max_lag,
-        "saturation": spec.saturation,
-        "roas_prior": {"median": spec.roas_prior.median, "spread": spec.roas_prior.spread},
-        "channel_roas_priors": {
-            name: {"median": p.median, "spread": p.spread}
-            for name, p in spec.channel_roas_priors.items()
-        },
-        "trend": spec.trend,
-        "seasonality_order": spec.seasonality_order,
-        "seasonality_period": spec.seasonality_period,
-        "holdout_periods": spec.holdout_periods,
-    }
+    """Every field of the spec as JSON types, so a stored model reads back as the model fitted
+    even after a default changes."""
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(spec):
+        value = getattr(spec, field.name)
+        if isinstance(value, RoasPrior):
+            value = _prior_to_dict(value)
+        elif field.name == "channel_roas_priors":
+            value = {name: _prior_to_dict(p) for name, p in value.items()}
+        values[field.name] = value
+    return values
+
+
+def _prior_to_dict(prior: RoasPrior) -> dict[str, float]:
+    return {"median": prior.median, "spread": prior.spread}
 
 
 def spec_from_dict(values: Mapping[str, Any]) -> ModelSpec:
-    known = set(spec_to_dict(ModelSpec()))
+    """The spec stored by :func:`spec_to_dict`; fields a model stored before they existed take
+    their defaults."""
+    known = {field.name for field in dataclasses.fields(ModelSpec)}
     fields = {k: v for k, v in values.items() if k in known}
     if "roas_prior" in fields:
         fields["roas_prior"] = RoasPrior(**fields["roas_prior"])
@@ -48,7 +52,7 @@ def spec_from_dict(values: Mapping[str, Any]) -> ModelSpec:
         }
     try:
         return ModelSpec(**fields)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise DataError("spec", str(exc)) from exc
 
 

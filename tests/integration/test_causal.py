@@ -86,6 +86,7 @@ def fitted(client: httpx.Client) -> dict[str, Any]:
             "channels": ["channel_1", "channel_2"],
             "model_type": "bayesian_structural",
             "fit": QUICK_FIT,
+            "wait_seconds": 0,
         },
     )
     assert response.status_code == 202, response.text
@@ -352,6 +353,7 @@ def test_variant_search_with_ray_tune_keeps_the_best(
         json={
             "dataset_id": dataset["id"],
             "fit": QUICK_FIT,
+            "wait_seconds": 0,
             "search": {
                 "adstocks": ["geometric"],
                 "saturations": ["hill", "logistic"],
@@ -487,7 +489,12 @@ def test_geo_hierarchy_fit_reports_each_geo(client: httpx.Client, tenant: Tenant
     response = client.post(
         f"{BASE}/attribution/analyze",
         headers=tenant.auth,
-        json={"dataset_id": dataset["id"], "geo_hierarchy": True, "fit": QUICK_FIT},
+        json={
+            "dataset_id": dataset["id"],
+            "geo_hierarchy": True,
+            "fit": QUICK_FIT,
+            "wait_seconds": 0,
+        },
     )
     assert response.status_code == 202, response.text
     job = wait_for_job(client, tenant, response.json()["job_id"])
