@@ -1,7 +1,9 @@
-"""Datasets: canonical uploads (CSV, Parquet, JSON rows) and ad-platform imports.
+"""Datasets: uploads (CSV, Parquet, JSON rows) and ad-platform imports.
 
-Validated in the replica before anything is stored: a bad file is a 422 whose ``field`` names
-the column and whose message names the row or date and the value, and nothing is written.
+An upload is in the canonical shape or names the roles of its own columns (``spend_columns``
+and the other fields of :data:`ROLE_FIELDS`). Validated in the replica before anything is
+stored: a bad file is a 422 whose ``field`` names the column (the user's own name) and whose
+message names the row or date and the value, and nothing is written.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -29,12 +32,26 @@ from engine.auth.rbac import Permission
 from engine.causal.canonical import CanonicalDataset, canonicalise
 from engine.causal.data import DataError
 from engine.causal.importers import combine, import_export
+from engine.causal.roles import ColumnRoles, Kpi, channels_from_columns
 from engine.causal.storage import to_parquet
 from engine.causal.tables import read_table, rows_to_frame
 
 router = APIRouter(tags=["causal: datasets"])
 
 IMPORT_SOURCES = ("google_ads", "meta", "tiktok", "klaviyo")
+ROLE_FIELDS = (
+    "date_column",
+    "geo_column",
+    "kpi_column",
+    "kpi",
+    "spend_columns",
+    "attributed_columns",
+    "control_columns",
+)
+_NAME_FIELDS = ("date_column", "geo_column", "kpi_column", "kpi")  # one name, as plain text
+_MAX_NAME_TEXT = 200
+_MAX_LIST_TEXT = 20_000  # 200 column names of up to 100 characters
+_KPIS: Mapping[str, Kpi] = {"revenue": "revenue", "conversions": "conversions"}
 
 
 def _rows_request(raw: bytes) -> DatasetRowsRequest:
@@ -97,16 +114,107 @@ async def _store_dataset(
     return _dataset_out(row)
 
 
-async def _form_text(form: Any, key: str, default: str | None = None) -> str | None:
+async def _form_text(
+    form: Any, key: str, default: str | None = None, *, limit: int = 200
+) -> str | None:
     value = form.get(key)
     if value is None:
         return default
     if isinstance(value, UploadFile):
         raise ApiError(422, "validation_error", f"{key}: expected a text field", field=key)
     text = str(value).strip()
-    if len(text) > 200:
-        raise ApiError(422, "validation_error", f"{key}: at most 200 characters", field=key)
+    if len(text) > limit:
+        raise ApiError(422, "validation_error", f"{key}: at most {limit} characters", field=key)
     return text or default
+
+
+def _form_problem(key: str, message: str) -> ApiError:
+    return ApiError(422, "validation_error", f"{key}: {message}", field=key)
+
+
+def parse_role_field(key: str, text: str) -> str | list[str] | dict[str, str]:
+    """One role form field: a name, or a list of names as ``a,b,c`` or a JSON list, or (for
+    ``spend_columns`` and ``attributed_columns``) a JSON object ``{"channel": "column"}``."""
+    if key in _NAME_FIELDS:
+        return text
+    if not text.startswith(("[", "{")):
+        if key == "attributed_columns":
+            raise _form_problem(
+                key, 'send a JSON object channel -> column, e.g. {"facebook": "FB Purchase Value"}'
+            )
+        names = [part.strip() for part in text.split(",")]
+        if not all(names):
+            raise _form_problem(
+                key, f"an empty name in {text!r}; a name with a comma goes in a JSON list"
+            )
+        return names
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _form_problem(key, f"is not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if isinstance(value, dict) and key in ("spend_columns", "attributed_columns"):
+        if all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return value
+        raise _form_problem(key, "a JSON object of channel -> column name, both text")
+    if isinstance(value, list) and key != "attributed_columns":
+        if all(isinstance(v, str) for v in value):
+            return value
+        raise _form_problem(key, "a JSON list of column names, all text")
+    wanted = "an object" if key == "attributed_columns" else "a list"
+    raise _form_problem(key, f"must be {wanted}, got JSON {type(value).__name__}")
+
+
+async def _form_roles(form: Any) -> ColumnRoles | None:
+    values: dict[str, Any] = {}
+    for key in ROLE_FIELDS:
+        limit = _MAX_NAME_TEXT if key in _NAME_FIELDS else _MAX_LIST_TEXT
+        text = await _form_text(form, key, limit=limit)
+        if text is not None:
+            values[key] = parse_role_field(key, text)
+    return column_roles(**values)
+
+
+def column_roles(
+    *,
+    date_column: str | None = None,
+    geo_column: str | None = None,
+    kpi_column: str | None = None,
+    kpi: str | None = None,
+    spend_columns: Sequence[str] | Mapping[str, str] | None = None,
+    attributed_columns: Mapping[str, str] | None = None,
+    control_columns: Sequence[str] | None = None,
+) -> ColumnRoles | None:
+    """The roles an upload states (None when it states none: the naming convention applies).
+
+    A list of spend columns names each channel after its column. Raises DataError naming the
+    field, like every other problem with the roles.
+    """
+    if kpi is not None:
+        if kpi not in _KPIS:
+            raise DataError("kpi", f"must be 'revenue' or 'conversions', got {kpi!r}")
+        if kpi_column is None:
+            raise DataError("kpi", "says what kpi_column holds: send kpi_column too")
+    spend: Mapping[str, str] | None
+    if spend_columns is None or isinstance(spend_columns, Mapping):
+        spend = spend_columns
+    else:
+        spend = channels_from_columns(spend_columns)
+    stated = (date_column, geo_column, kpi_column, spend, attributed_columns, control_columns)
+    if all(value is None for value in stated):
+        return None
+    return ColumnRoles(
+        date_column=date_column,
+        geo_column=geo_column,
+        kpi_column=kpi_column,
+        kpi=_KPIS[kpi or "revenue"],
+        spend_columns=spend,
+        attributed_columns=attributed_columns,
+        control_columns=control_columns,
+    )
+
+
+def _role_doc(description: str, max_length: int = _MAX_LIST_TEXT) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length, "description": description}
 
 
 _UPLOAD_DOC: dict[str, Any] = {
@@ -120,6 +228,35 @@ _UPLOAD_DOC: dict[str, Any] = {
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         "name": {"type": "string", "maxLength": 200},
+                        "spend_columns": _role_doc(
+                            "the media spend columns: a comma-separated list or JSON list "
+                            "(channels named after the columns: lowercased, other characters "
+                            'runs as _), or a JSON object {"facebook": "FB Spend"} (channel -> '
+                            "column); default: the spend_<channel> columns"
+                        ),
+                        "kpi_column": _role_doc(
+                            "the KPI column; default: revenue and/or conversions", _MAX_NAME_TEXT
+                        ),
+                        "kpi": {
+                            "type": "string",
+                            "enum": list(_KPIS),
+                            "description": "what kpi_column holds (default revenue)",
+                        },
+                        "attributed_columns": _role_doc(
+                            'JSON object {"facebook": "FB Purchase Value"}: the value each '
+                            "channel's platform claims; default: the attributed_<channel> columns"
+                        ),
+                        "control_columns": _role_doc(
+                            "exactly the controls, a comma-separated or JSON list (every other "
+                            "column is left out); default: every column without another role, "
+                            "each of which must then be numeric"
+                        ),
+                        "date_column": _role_doc(
+                            "the column of period dates; default: date", _MAX_NAME_TEXT
+                        ),
+                        "geo_column": _role_doc(
+                            "the region column; default: geo if there is one", _MAX_NAME_TEXT
+                        ),
                     },
                 }
             },
@@ -134,7 +271,7 @@ _UPLOAD_DOC: dict[str, Any] = {
     status_code=201,
     response_model=DatasetOut,
     openapi_extra=_UPLOAD_DOC,
-    summary="Upload a dataset (CSV, Parquet or JSON rows) in the canonical shape",
+    summary="Upload a dataset (CSV, Parquet or JSON rows), canonical or with its column roles",
 )
 async def upload_dataset(
     request: Request, principal: Principal = Depends(require(Permission.CAUSAL_RUN))
@@ -145,15 +282,17 @@ async def upload_dataset(
     try:
         if content_type.startswith("application/json"):
             body = _rows_request(await request.body())
+            roles = column_roles(**body.model_dump(include=set(ROLE_FIELDS)))
             frame = await asyncio.to_thread(rows_to_frame, body.rows)
             name, source = body.name, "json"
         elif content_type.startswith("multipart/form-data"):
-            async with request.form(max_files=1, max_fields=10) as form:
+            async with request.form(max_files=1, max_fields=len(ROLE_FIELDS) + 2) as form:
                 upload = form.get("file")
                 if not isinstance(upload, UploadFile):
                     raise ApiError(
                         422, "validation_error", "file: a file field is required", field="file"
                     )
+                roles = await _form_roles(form)
                 raw = await upload.read()
                 name = await _form_text(form, "name", upload.filename or "dataset") or "dataset"
                 frame = await asyncio.to_thread(
@@ -166,7 +305,7 @@ async def upload_dataset(
                 "unsupported_media_type",
                 "send multipart/form-data with a 'file' field, or application/json rows",
             )
-        dataset = await asyncio.to_thread(canonicalise, frame)
+        dataset = await asyncio.to_thread(canonicalise, frame, roles)
     except DataError as exc:
         raise data_error(exc) from exc
     return await _store_dataset(runtime, principal, name=name, source=source, dataset=dataset)

@@ -10,22 +10,17 @@ the API can show the user exactly what to fix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Literal
 
 import polars as pl
 
-from engine.causal.columns import (
-    ATTRIBUTED_PREFIX,
-    CHANNEL_NAME,
-    KPI_COLUMNS,
-    RESERVED_COLUMNS,
-    SPEND_PREFIX,
-)
+from engine.causal.columns import ATTRIBUTED_PREFIX, SPEND_PREFIX
 from engine.causal.data import DataError, minimum_periods
+from engine.causal.roles import ColumnLayout, ColumnRoles, resolve_columns
 from engine.causal.tables import MAX_COLUMNS, MAX_ROWS, check_header
 
 Frequency = Literal["daily", "weekly"]
@@ -52,6 +47,8 @@ class CanonicalDataset:
     start: date
     end: date
     periods: int
+    source_columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    ignored_columns: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, object]:
         """JSON-able description shown when a dataset is uploaded or listed."""
@@ -75,77 +72,14 @@ class CanonicalDataset:
             "kpis": list(self.kpis),
             "controls": list(self.controls),
             "attributed": list(self.attributed),
+            "source_columns": dict(self.source_columns),
+            "ignored_columns": list(self.ignored_columns),
             "totals": {
                 "spend": {c: float(totals[f"spend:{c}"]) for c in self.channels},
                 "kpi": {k: float(totals[f"kpi:{k}"]) for k in self.kpis},
                 "attributed": {c: float(totals[f"attributed:{c}"]) for c in self.attributed},
             },
         }
-
-
-@dataclass(frozen=True)
-class _Layout:
-    channels: tuple[str, ...]
-    kpis: tuple[str, ...]
-    attributed: tuple[str, ...]
-    controls: tuple[str, ...]
-    has_geo: bool
-
-    @property
-    def numeric_columns(self) -> tuple[str, ...]:
-        return (
-            tuple(f"{SPEND_PREFIX}{c}" for c in self.channels)
-            + self.kpis
-            + tuple(f"{ATTRIBUTED_PREFIX}{c}" for c in self.attributed)
-            + self.controls
-        )
-
-
-def _classify(columns: Sequence[str]) -> _Layout:
-    for column in columns:
-        lowered = column.lower()
-        if column != lowered and (
-            lowered in RESERVED_COLUMNS
-            or (
-                lowered.startswith((SPEND_PREFIX, ATTRIBUTED_PREFIX))
-                and not column.startswith((SPEND_PREFIX, ATTRIBUTED_PREFIX))
-            )
-        ):
-            raise DataError(column, f"canonical column names are lowercase: rename it {lowered!r}")
-        if column in ("spend", "attributed"):
-            raise DataError(column, f"name the channel: {column}_<channel>, e.g. {column}_search")
-    if "date" not in columns:
-        raise DataError("date", f"there is no 'date' column (found: {', '.join(columns)})")
-    channels: list[str] = []
-    for column in columns:
-        if column.startswith(SPEND_PREFIX):
-            channel = column[len(SPEND_PREFIX) :]
-            if not CHANNEL_NAME.fullmatch(channel):
-                raise DataError(
-                    column,
-                    f"channel name {channel!r} must be 1-40 characters of a-z, 0-9 and _",
-                )
-            channels.append(channel)
-    if not channels:
-        raise DataError("spend", f"no spend_<channel> column (found: {', '.join(columns)})")
-    attributed: list[str] = []
-    for column in columns:
-        if column.startswith(ATTRIBUTED_PREFIX):
-            channel = column[len(ATTRIBUTED_PREFIX) :]
-            if channel not in channels:
-                raise DataError(column, f"has no matching {SPEND_PREFIX}{channel} column")
-            attributed.append(channel)
-    kpis = tuple(k for k in KPI_COLUMNS if k in columns)
-    if not kpis:
-        raise DataError(
-            "kpi",
-            f"no KPI column: add 'revenue' and/or 'conversions' (found: {', '.join(columns)})",
-        )
-    taken = {"date", "geo", *kpis}
-    controls = tuple(
-        c for c in columns if c not in taken and not c.startswith((SPEND_PREFIX, ATTRIBUTED_PREFIX))
-    )
-    return _Layout(tuple(channels), kpis, tuple(attributed), controls, "geo" in columns)
 
 
 def _where(frame: pl.DataFrame, index: int) -> str:
@@ -198,18 +132,20 @@ def _parse_geo(frame: pl.DataFrame) -> pl.Series:
     return geo.alias("geo")
 
 
-def _parse_number(frame: pl.DataFrame, column: str) -> pl.Series:
+def _parse_number(frame: pl.DataFrame, column: str, hint: str = "") -> pl.Series:
     raw = frame[column]
     if raw.dtype == pl.String:
         text = raw.str.strip_chars()
         values = text.cast(pl.Float64, strict=False)
         bad = _first(text.is_not_null() & (text != "") & values.is_null())
         if bad is not None:
-            raise DataError(column, f"{_where(frame, bad)}: {raw[bad]!r} is not a number")
+            raise DataError(column, f"{_where(frame, bad)}: {raw[bad]!r} is not a number{hint}")
     elif raw.dtype.is_numeric() or raw.dtype == pl.Boolean:
         values = raw.cast(pl.Float64)
     else:
-        raise DataError(column, f"holds {raw.dtype} values; every column but date/geo is numeric")
+        raise DataError(
+            column, f"holds {raw.dtype} values; every column but date/geo is numeric{hint}"
+        )
     missing = _first(values.is_null())
     if missing is not None:
         raise DataError(column, f"{_where(frame, missing)}: the value is missing")
@@ -219,23 +155,50 @@ def _parse_number(frame: pl.DataFrame, column: str) -> pl.Series:
     return values.alias(column)
 
 
-def canonicalise(frame: pl.DataFrame) -> CanonicalDataset:
-    """Validate an uploaded frame into the canonical shape, or raise the first problem found."""
+def canonicalise(frame: pl.DataFrame, roles: ColumnRoles | None = None) -> CanonicalDataset:
+    """Validate an uploaded frame into the canonical shape, or raise the first problem found.
+
+    ``roles`` says which of the user's columns is what (``None``: their names do, by the
+    convention). The columns are renamed to the canonical names first, so the result is the
+    same either way; an error about a renamed column names the user's column.
+    """
     if frame.height == 0:
         raise DataError("rows", "the table has no data rows")
     if frame.height > MAX_ROWS or frame.width > MAX_COLUMNS:
         raise DataError("rows", f"at most {MAX_ROWS} rows and {MAX_COLUMNS} columns are accepted")
     stripped = [str(c).strip() for c in frame.columns]
     check_header(stripped, "rows")
-    layout = _classify(stripped)
-    work = frame.rename(dict(zip(frame.columns, stripped, strict=True))).with_row_index(
-        _ROW, offset=1
+    layout = resolve_columns(stripped, roles)
+    work = (
+        frame.rename(dict(zip(frame.columns, stripped, strict=True)))
+        .select(list(layout.rename))
+        .rename(dict(layout.rename))
     )
+    try:
+        dataset = _validate(work, layout)
+    except DataError as error:
+        raise layout.restate(error) from None
+    return dataset
+
+
+def _validate(frame: pl.DataFrame, layout: ColumnLayout) -> CanonicalDataset:
+    work = frame.with_row_index(_ROW, offset=1)
     # Dates and geos first, so later messages can say which period a bad cell belongs to.
     work = work.with_columns(_parse_dates(work))
     if layout.has_geo:
         work = work.with_columns(_parse_geo(work))
-    work = work.with_columns([_parse_number(work, c) for c in layout.numeric_columns])
+    control_hint = (
+        "; a column that is not a control can be left out by listing the controls in "
+        "control_columns"
+        if layout.controls_by_default
+        else ""
+    )
+    work = work.with_columns(
+        [
+            _parse_number(work, c, control_hint if c in layout.controls else "")
+            for c in layout.numeric_columns
+        ]
+    )
     keys = ["geo", "date"] if layout.has_geo else ["date"]
     work = work.sort([*keys, _ROW])
     _check_duplicates(work, keys)
@@ -263,6 +226,8 @@ def canonicalise(frame: pl.DataFrame) -> CanonicalDataset:
         start=dates[0],
         end=dates[-1],
         periods=periods,
+        source_columns=MappingProxyType(layout.source),
+        ignored_columns=layout.ignored,
     )
 
 
@@ -333,7 +298,7 @@ def _check_calendar(work: pl.DataFrame, has_geo: bool) -> Frequency:
     return frequency
 
 
-def _check_values(work: pl.DataFrame, layout: _Layout) -> None:
+def _check_values(work: pl.DataFrame, layout: ColumnLayout) -> None:
     claimed = [f"{SPEND_PREFIX}{c}" for c in layout.channels] + [
         f"{ATTRIBUTED_PREFIX}{c}" for c in layout.attributed
     ]
