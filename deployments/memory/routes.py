@@ -11,13 +11,14 @@ import statistics
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from cluster.repositories import memory as repo
-from deployments.common.errors import ApiError, not_found
+from deployments.common.errors import ApiError, Problem, not_found
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime, TtlCache
 from deployments.common.security import require, runtime_of
@@ -100,16 +101,18 @@ def memory_out(record: repo.MemoryRecord) -> MemoryOut:
     )
 
 
-def _check_size(runtime: Runtime, content: Any, field: str) -> None:
+def _check_sizes(runtime: Runtime, contents: Sequence[tuple[str, Any]]) -> None:
+    """A 422 listing every ``(field, content)`` over the configured limit."""
     limit = runtime.settings.memory_max_content_bytes
-    size = content_bytes(content)
-    if size > limit:
-        raise ApiError(
-            422,
-            "validation_error",
-            f"{field}: {size} bytes is more than the limit of {limit} bytes",
-            field=field,
-        )
+    problems: list[Problem] = []
+    for field, content in contents:
+        size = content_bytes(content)
+        if size > limit:
+            problems.append((field, f"{size} bytes is more than the limit of {limit} bytes"))
+    if problems:
+        first, message = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ApiError(422, "validation_error", f"{first}: {message}{more}", errors=problems)
 
 
 def _new_memory(item: StoreRequest) -> repo.NewMemory:
@@ -131,7 +134,7 @@ async def store(
     principal: Principal = Depends(require(Permission.MEMORY_WRITE)),
 ) -> MemoryOut:
     runtime = runtime_of(request)
-    _check_size(runtime, body.content, "content")
+    _check_sizes(runtime, [("content", body.content)])
     key = await _data_key(request, principal.org_id)
     [record] = await repo.store_memories(
         runtime.db, org_id=principal.org_id, items=[_new_memory(body)], key=key
@@ -147,8 +150,9 @@ async def store_batch(
     principal: Principal = Depends(require(Permission.MEMORY_WRITE)),
 ) -> StoredBatch:
     runtime = runtime_of(request)
-    for position, item in enumerate(body.items):
-        _check_size(runtime, item.content, f"items[{position}].content")
+    _check_sizes(
+        runtime, [(f"items[{i}].content", item.content) for i, item in enumerate(body.items)]
+    )
     key = await _data_key(request, principal.org_id)
     records = await repo.store_memories(
         runtime.db,
@@ -168,7 +172,7 @@ async def search(
     request: Request,
     query: Annotated[str, Query(min_length=1, max_length=2000)],
     mode: SearchModeParam = "hybrid",
-    memory_type: MemoryType | None = None,
+    memory_type: Annotated[MemoryType | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="inclusive, on the event date")] = None,
     until: Annotated[datetime | None, Query(description="exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
@@ -384,7 +388,7 @@ async def update_memory(
 ) -> MemoryOut:
     runtime = runtime_of(request)
     if body.content is not None:
-        _check_size(runtime, body.content, "content")
+        _check_sizes(runtime, [("content", body.content)])
     key = await _data_key(request, principal.org_id)
     record = await repo.update_memory(
         runtime.db,

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from memory.shard import MetadataValue
 
-MemoryType = Literal[
+# Memory types are open: modules and registered apps store their own kinds
+# (``surfacing_audit``, ``calendar_insight``...). A type is a name, so that it reads the same in
+# filters, analytics and URLs; the table only bounds its length.
+MEMORY_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+_MEMORY_TYPE = re.compile(MEMORY_TYPE_PATTERN.removeprefix("^").removesuffix("$"))
+# The kinds LiftOS's own modules write; examples for the documentation, not a closed list.
+KNOWN_MEMORY_TYPES: tuple[str, ...] = (
     "note",
     "fact",
     "preference",
@@ -21,8 +36,32 @@ MemoryType = Literal[
     "eval_result",
     "content_generation",
     "insight",
+)
+
+
+def check_memory_type(value: str) -> str:
+    # fullmatch: a trailing newline must not pass as it would with ``$``.
+    if not _MEMORY_TYPE.fullmatch(value):
+        raise ValueError(
+            "must be a name of 1 to 64 characters: a lower-case letter, then lower-case "
+            "letters, digits or underscores (e.g. causal_analysis)"
+        )
+    return value
+
+
+MemoryType = Annotated[
+    str,
+    AfterValidator(check_memory_type),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": MEMORY_TYPE_PATTERN,
+            "maxLength": 64,
+            "description": "any name of your choosing, e.g. " + ", ".join(KNOWN_MEMORY_TYPES),
+            "examples": ["causal_analysis", "surfacing_audit"],
+        }
+    ),
 ]
-MEMORY_TYPES: tuple[str, ...] = get_args(MemoryType)
 SearchModeParam = Literal["hybrid", "dense", "keyword", "graph"]
 
 # Hard ceilings of the schema; the configurable content limit (memory_max_content_bytes, at most
@@ -85,10 +124,17 @@ _CONTENT_DOC: dict[str, Any] = {
 }
 
 
+_METADATA_DOC = (
+    "your own free-form labels (at most 50 keys, 16 KiB as JSON), searchable with "
+    "`filter=key:value`. They never decide the tenant: a memory always belongs to the "
+    "organisation of the credentials, and a key such as `org_id` is stored as it is, as a label"
+)
+
+
 class StoreRequest(_Request):
     memory_type: MemoryType
     content: Annotated[Any, Field(json_schema_extra=_CONTENT_DOC)]
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict, description=_METADATA_DOC)
     event_at: datetime | None = Field(
         default=None, description="when it happened (defaults to when it is stored)"
     )

@@ -17,8 +17,9 @@ from deployments.memory.layout import (
     shard_index,
 )
 from deployments.memory.schemas import (
+    KNOWN_MEMORY_TYPES,
     MAX_BATCH,
-    MEMORY_TYPES,
+    MEMORY_TYPE_PATTERN,
     FilterError,
     StoreBatchRequest,
     StoreRequest,
@@ -48,11 +49,52 @@ def test_empty_or_scalar_content_is_refused_naming_content(content: object) -> N
     assert _error_locations(caught.value) == [("content",)]
 
 
-def test_unknown_memory_type_is_refused_naming_memory_type() -> None:
-    assert "note" in MEMORY_TYPES
+@pytest.mark.parametrize(
+    "memory_type",
+    ["surfacing_audit", "calendar_insight", "gossip", "a", "x" + "9" * 63, *KNOWN_MEMORY_TYPES],
+)
+def test_memory_types_are_open_names(memory_type: str) -> None:
+    request = StoreRequest.model_validate({"memory_type": memory_type, "content": "x"})
+    assert request.memory_type == memory_type
+
+
+@pytest.mark.parametrize(
+    "memory_type",
+    [
+        "",
+        "Fact",
+        "9lives",
+        "_private",
+        "causal-analysis",
+        "causal analysis",
+        "caf\u00e9",
+        "note\n",
+        "x" * 65,
+        5,
+        None,
+    ],
+)
+def test_malformed_memory_types_are_refused_naming_memory_type(memory_type: object) -> None:
     with pytest.raises(ValidationError) as caught:
-        StoreRequest.model_validate({"memory_type": "gossip", "content": "x"})
+        StoreRequest.model_validate({"memory_type": memory_type, "content": "x"})
     assert _error_locations(caught.value) == [("memory_type",)]
+
+
+def test_memory_type_rule_is_in_the_json_schema() -> None:
+    schema = StoreRequest.model_json_schema()["properties"]["memory_type"]
+    assert schema["pattern"] == MEMORY_TYPE_PATTERN
+    assert schema["maxLength"] == 64
+    assert "enum" not in schema
+
+
+def test_org_id_in_metadata_is_a_plain_label() -> None:
+    # The tenant comes from the credentials (the route never reads metadata for it).
+    metadata = {"org_id": "org_123", "analysis_date": "2024-01-15", "channels": ["facebook"]}
+    request = StoreRequest.model_validate(
+        {"memory_type": "causal_analysis", "content": {"a": {"b": 1}}, "metadata": metadata}
+    )
+    assert request.metadata == metadata
+    assert request.content == {"a": {"b": 1}}
 
 
 def test_extra_fields_are_refused() -> None:
