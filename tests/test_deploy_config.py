@@ -195,3 +195,28 @@ def test_import_paths_live_under_deployments(serve_config: dict[str, Any]) -> No
             f"application {name!r}: import_path {import_path!r} must be "
             "'deployments.<module path>:<attribute>'"
         )
+
+
+def test_route_prefixes_are_unique(serve_config: dict[str, Any]) -> None:
+    prefixes = [app.get("route_prefix") for app in serve_config["applications"]]
+    assert len(prefixes) == len(set(prefixes)), prefixes
+
+
+# The memory API answers at both of these (README, product description): the second is an
+# application of the same import path, not a gateway route.
+MEMORY_PREFIXES = {"/api/v1/memory", "/memory"}
+MEMORY_IMPORT_PATH = "deployments.memory.app:app"
+
+
+@pytest.mark.parametrize("source", ["serve_config.yaml", "ray-cluster.yaml"])
+def test_memory_is_served_at_both_prefixes_by_equal_applications(
+    source: str, serve_config: dict[str, Any], embedded_serve_config: dict[str, Any]
+) -> None:
+    config = serve_config if source == "serve_config.yaml" else embedded_serve_config
+    memory_apps = [
+        app for app in config["applications"] if app.get("import_path") == MEMORY_IMPORT_PATH
+    ]
+    assert {app["route_prefix"] for app in memory_apps} == MEMORY_PREFIXES
+    # Same deployments, same options: one memory service behind two paths.
+    first, second = (_normalise(app["deployments"]) for app in memory_apps)
+    assert first == second

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from typing import Any
 
@@ -31,11 +32,23 @@ def merged_openapi(app: FastAPI) -> dict[str, Any]:
     )
     components = schema.setdefault("components", {})
     tags = {t["name"]: t for t in schema.get("tags", [])}
+    operation_ids = {op.get("operationId") for op in _operations(schema["paths"])}
+    module_schemas: dict[str, dict[str, Any]] = {}
     for module in BUILTIN_MODULES:
-        module_app: FastAPI = import_attr(module.factory)()
-        module_schema = module_app.openapi()
+        module_schema = module_schemas.get(module.factory)
+        if module_schema is None:
+            module_app: FastAPI = import_attr(module.factory)()
+            module_schema = module_schemas[module.factory] = module_app.openapi()
         for path, item in module_schema.get("paths", {}).items():
-            schema["paths"][module.route_prefix + path] = item
+            # A module served at two prefixes (memory) has the same operations twice: the
+            # second copy gets the application's name in front, so ids stay unique.
+            copied = copy.deepcopy(item)
+            for operation in _operations({path: copied}):
+                if operation.get("operationId") in operation_ids:
+                    prefix = module.name.replace("-", "_")
+                    operation["operationId"] = f"{prefix}_{operation['operationId']}"
+                operation_ids.add(operation.get("operationId"))
+            schema["paths"][module.route_prefix + path] = copied
         for kind, entries in module_schema.get("components", {}).items():
             components.setdefault(kind, {}).update(entries)
         for tag in module_schema.get("tags", []):
@@ -44,6 +57,11 @@ def merged_openapi(app: FastAPI) -> dict[str, Any]:
         schema["tags"] = list(tags.values())
     app.openapi_schema = schema
     return schema
+
+
+def _operations(paths: dict[str, Any]) -> list[dict[str, Any]]:
+    methods = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+    return [item[m] for item in paths.values() for m in methods if isinstance(item.get(m), dict)]
 
 
 def create_app(

@@ -79,6 +79,30 @@ def test_malformed_bodies_are_422_naming_the_field(
     assert field in error["message"]
 
 
+def test_a_422_lists_every_problem(client: httpx.Client) -> None:
+    response = client.post("/auth/login", json={"email": 12})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "email"
+    assert [e["field"] for e in error["errors"]] == ["email", "password"]
+    assert all(e["message"] for e in error["errors"])
+    signup = client.post("/auth/signup", json={"org_name": "", "email": "nope", "x": 1})
+    assert signup.status_code == 422
+    fields = [e["field"] for e in signup.json()["error"]["errors"]]
+    assert {"org_name", "email", "password", "x"} <= set(fields)
+    assert signup.json()["error"]["field"] == fields[0]
+
+
+def test_a_route_422_carries_the_list_too(client: httpx.Client, tenant: Tenant) -> None:
+    # Raised by the route, not by validation: one problem, still as a list.
+    response = client.get(
+        "/api/v1/memory/search", headers=tenant.auth, params={"query": "x", "filter": "nocolon"}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["errors"] == [{"field": "filter", "message": error["message"][len("filter: ") :]}]
+
+
 def test_malformed_json_is_422(client: httpx.Client) -> None:
     response = client.post(
         "/auth/login", content=b"{not json", headers={"content-type": "application/json"}
@@ -101,6 +125,20 @@ def test_openapi_lists_core_and_every_builtin_module_route(client: httpx.Client)
         assert route in paths
     for module in BUILTIN_MODULES:
         assert any(p.startswith(module.route_prefix + "/") for p in paths), module
+    # The memory API at both of its prefixes, each operation with its own id.
+    for route in ("/memory/store", "/memory/search", "/api/v1/memory/store"):
+        assert route in paths
+    memory_ids = [
+        op["operationId"]
+        for path, item in paths.items()
+        if "/memory/" in path
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    ]
+    assert len(memory_ids) == len(set(memory_ids))
+    # Every error answer documents the list of problems.
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "errors" in schemas["ErrorBody"]["properties"]
     # Each operation states the permission it needs.
     assert paths["/audit"]["get"]["x-liftos-permission"] == "audit:read"
     assert paths["/auth/api-keys"]["post"]["x-liftos-permission"] == "api_keys:manage"

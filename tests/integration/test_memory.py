@@ -201,7 +201,9 @@ def test_tenants_never_see_each_other(
 @pytest.mark.parametrize(
     ("method", "path", "payload", "field"),
     [
-        ("post", "/store", {"memory_type": "gossip", "content": "x"}, "memory_type"),
+        ("post", "/store", {"memory_type": "Gossip", "content": "x"}, "memory_type"),
+        ("post", "/store", {"memory_type": "causal-analysis", "content": "x"}, "memory_type"),
+        ("post", "/store", {"memory_type": "x" * 65, "content": "x"}, "memory_type"),
         ("post", "/store", {"memory_type": "note", "content": ""}, "content"),
         ("post", "/store", {"memory_type": "note", "content": "x" * 40_000}, "content"),
         ("post", "/store", {"memory_type": "note", "content": 5}, "content"),
@@ -223,7 +225,7 @@ def test_tenants_never_see_each_other(
         ("get", "/search", {"query": "x", "filter": 'k:{"a":1}'}, "filter"),
         ("get", "/search", {"query": "x", "mode": "fuzzy"}, "mode"),
         ("get", "/search", {"query": "x", "limit": 51}, "limit"),
-        ("get", "/search", {"query": "x", "memory_type": "gossip"}, "memory_type"),
+        ("get", "/search", {"query": "x", "memory_type": "9lives"}, "memory_type"),
         ("get", "/search", {"query": "x", "since": "yesterday"}, "since"),
         ("get", "/search", {}, "query"),
         ("get", "/graph/neighbors", {"entity": "tiktok", "depth": 4}, "depth"),
@@ -237,7 +239,53 @@ def test_bad_requests_are_422s_naming_the_field(
     else:
         response = http.get(f"{BASE}{path}", headers=tenant.auth, params=payload)
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["field"] == field
+    error = response.json()["error"]
+    assert error["field"] == field
+    assert error["errors"][0]["field"] == field
+
+
+def test_a_422_lists_every_problem(http: httpx.Client, tenant: Tenant) -> None:
+    items = [
+        {"memory_type": "Bad Type", "content": "ok"},
+        {"memory_type": "note"},
+        {"memory_type": "note", "content": "x", "extra": 1},
+    ]
+    response = http.post(f"{BASE}/store/batch", headers=tenant.auth, json={"items": items})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "items[0].memory_type"
+    assert [e["field"] for e in error["errors"]] == [
+        "items[0].memory_type",
+        "items[1].content",
+        "items[2].extra",
+    ]
+    # Over the configured size limit (checked by the route, not the schema): every item named.
+    big = [{"memory_type": "note", "content": c * 40_000} for c in ("a", "b", "c")]
+    big[1]["content"] = "small"
+    response = http.post(f"{BASE}/store/batch", headers=tenant.auth, json={"items": big})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert [e["field"] for e in error["errors"]] == ["items[0].content", "items[2].content"]
+    assert "bytes is more than the limit" in error["errors"][1]["message"]
+
+
+def test_memory_types_are_open(http: httpx.Client, tenant: Tenant) -> None:
+    audit = store(
+        http, tenant, "PDP of the blue kettle lacks a size chart", memory_type="surfacing_audit"
+    )
+    insight = store(
+        http, tenant, "Black Friday week lifts kettle sales", memory_type="calendar_insight"
+    )
+    store(http, tenant, "The kettle supplier changed in May")
+    assert audit["memory_type"] == "surfacing_audit"
+    found = search(http, tenant, "kettle", memory_type="surfacing_audit", limit=10)
+    assert hit_ids(found) == [audit["id"]]
+    assert hit_ids(search(http, tenant, "kettle", memory_type="calendar_insight")) == [
+        insight["id"]
+    ]
+    assert search(http, tenant, "kettle", memory_type="never_stored") == []
+    stats = http.get(f"{BASE}/analytics", headers=tenant.auth).json()
+    assert stats["by_type"] == {"calendar_insight": 1, "note": 1, "surfacing_audit": 1}
 
 
 def test_viewer_reads_but_cannot_write(
@@ -426,3 +474,110 @@ async def test_a_large_tenant_is_split_over_partitions(
 
         assert await keyword_hits("quokka mascots", 5) == [records[-1].id]
         assert len(await keyword_hits("weekly spend review", 30)) == 24
+
+
+# -- the same API at /memory (the product description's paths) ----------------------------
+
+SEED_CONTENT = {
+    "attribution_results": {
+        "facebook": {"incremental_roas": 1.4, "platform_roas": 3.2},
+        "google": {"incremental_roas": 2.1, "platform_roas": 2.6},
+    },
+    "calendar_insights": {"peak": "Black Friday week", "weekday_effect": "Tuesday +8%"},
+    "optimization_recommendations": {"move_budget": "facebook attribution Q1 2024 overstated"},
+}
+
+
+def test_product_description_memory_example_works_at_memory(
+    http: httpx.Client, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    seed = {
+        "memory_type": "causal_analysis",
+        "content": SEED_CONTENT,
+        "metadata": {
+            "org_id": "org_123",
+            "analysis_date": "2024-01-15",
+            "channels": ["facebook", "google"],
+        },
+    }
+    stored = http.post("/memory/store", headers=tenant.auth, json=seed)
+    assert stored.status_code == 201, stored.text
+    memory = stored.json()
+    assert memory["content"] == SEED_CONTENT
+    # metadata.org_id is the caller's own label: stored as given, never the tenant.
+    assert memory["metadata"] == seed["metadata"]
+    store(http, tenant, "facebook attribution notes from the Q1 2024 offsite")  # a note
+
+    # As written: the query in quotes, filtered to the type.
+    response = http.get(
+        '/memory/search?query="facebook attribution Q1 2024"&memory_type=causal_analysis',
+        headers=tenant.auth,
+    )
+    assert response.status_code == 200, response.text
+    assert hit_ids(response.json()["hits"]) == [memory["id"]]
+    # One service behind two paths: what /memory stored, /api/v1/memory reads, and back.
+    assert http.get(f"{BASE}/{memory['id']}", headers=tenant.auth).json() == memory
+    assert http.get(f"/memory/{memory['id']}", headers=tenant.auth).json() == memory
+    assert http.get(f"/memory/{memory['id']}", headers=other_tenant.auth).status_code == 404
+    assert http.get("/memory/search", params={"query": "facebook"}).status_code == 401
+
+
+def test_metadata_org_id_never_writes_into_another_tenant(
+    http: httpx.Client, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    body = {
+        "memory_type": "note",
+        "content": "Zeppelin banners over the stadium raised recall",
+        "metadata": {"org_id": other_tenant.org_id},
+    }
+    stored = http.post("/memory/store", headers=tenant.auth, json=body)
+    assert stored.status_code == 201, stored.text
+    memory_id = stored.json()["id"]
+    for mode in MODES:
+        assert search(http, other_tenant, "Zeppelin banners stadium", mode=mode) == []
+    assert http.get(f"/memory/{memory_id}", headers=other_tenant.auth).status_code == 404
+    assert hit_ids(search(http, tenant, "Zeppelin banners stadium", mode="keyword")) == [memory_id]
+    # A top-level org_id is not a field at all: a 422 rather than a silent write elsewhere.
+    refused = http.post(
+        "/memory/store",
+        headers=tenant.auth,
+        json={"memory_type": "note", "content": "x", "org_id": other_tenant.org_id},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "org_id"
+
+
+def test_every_memory_route_answers_at_memory(http: httpx.Client, tenant: Tenant) -> None:
+    auth = tenant.auth
+    batch = http.post(
+        "/memory/store/batch",
+        headers=auth,
+        json={
+            "items": [
+                {"memory_type": "fact", "content": f"Pinterest pin {i} drove reach"}
+                for i in range(3)
+            ]
+        },
+    )
+    assert batch.status_code == 201, batch.text
+    first = batch.json()["ids"][0]
+    updated = http.put(f"/memory/{first}", headers=auth, json={"content": "Pinterest pin paused"})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["version"] == 2
+    history = http.get(f"/memory/{first}/history", headers=auth)
+    assert [v["version"] for v in history.json()["versions"]] == [1, 2]
+    for path, params in (
+        ("/memory/graph/entities", {}),
+        ("/memory/graph/neighbors", {"entity": "Pinterest"}),
+        ("/memory/clusters", {"count": 2}),
+        ("/memory/analytics", {}),
+    ):
+        response = http.get(path, headers=auth, params=params)
+        assert response.status_code == 200, (path, response.text)
+    assert http.get("/memory/analytics", headers=auth).json()["memories"] == 3
+    assert http.post("/memory/reindex", headers=auth).json()["memories"] == 3
+    assert http.delete(f"/memory/{first}", headers=auth).status_code == 204
+    assert http.get(f"{BASE}/{first}", headers=auth).status_code == 404
+    bad = http.post("/memory/store", headers=auth, json={"memory_type": "Nope!", "content": ""})
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["error"]["errors"]] == ["memory_type", "content"]
