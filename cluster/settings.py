@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_PLANS)
     )
     default_plan: str = "free"
+    # How many proxies in front of Ray Serve's HAProxy append to X-Forwarded-For (an L7 load
+    # balancer, an ingress controller). Anonymous calls of public routes are rate-limited by the
+    # entry that many places from the right; 0: none, and the header is not believed
+    # (deployments/common/client_address.py).
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
     # API keys and module registrations are re-read from PostgreSQL at most this often per replica.
     auth_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=300)
 

@@ -15,7 +15,7 @@ from deployments.causal.pipeline import jsonable
 from deployments.causal.schemas import TemporalEdaRequest
 from deployments.common.errors import ApiError
 from deployments.common.principal import Principal
-from deployments.common.security import require, runtime_of
+from deployments.common.security import public_or, require, runtime_of
 from engine.auth.rbac import Permission
 from engine.calendar import CALENDAR_FIELDS, calendar_dimension, to_format
 from engine.calendar.eda import render_eda_charts, temporal_eda
@@ -62,10 +62,13 @@ async def calendar_dimension_table(
     fiscal_year_start_month: int = Query(default=1, ge=1, le=12),
     weekend: str = Query(default="sat,sun", max_length=40, description="e.g. 'fri,sat'"),
     format: Literal["json", "csv", "parquet", "arrow"] = "json",
-    principal: Principal = Depends(require(Permission.CAUSAL_READ)),
+    principal: Principal | None = Depends(public_or(Permission.CAUSAL_READ)),
 ) -> Any:
-    """One row per day with the 61 documented calendar features (docs/calendar.md)."""
-    del principal  # the table is the same for every tenant; reading it still needs a caller
+    """One row per day with the 61 documented calendar features (docs/calendar.md).
+
+    Public: the table holds no tenant data. Without credentials the call is rate-limited per
+    client address; with a token or API key it counts against the caller's plan."""
+    del principal  # the same table for every caller
     try:
         frame = await asyncio.to_thread(
             calendar_dimension,

@@ -4,6 +4,12 @@
 database round trip) or an API key (cached per replica), charges the Redis rate limits and checks
 revocation in one round trip, then checks the role's permissions. The permission is recorded on
 the route so OpenAPI shows it.
+
+``public_or(Permission.X)`` is for the few routes that hold no tenant data (the calendar
+dimension): a caller without credentials is served, rate-limited per client address
+(``deployments.common.client_address``), and one with credentials is authenticated exactly as
+``require`` does. A credential that does not verify is a 401, never a silent downgrade to
+anonymous.
 """
 
 from __future__ import annotations
@@ -18,16 +24,29 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from cluster.repositories import auth as auth_repo
+from cluster.settings import Settings
+from deployments.common.client_address import client_key
 from deployments.common.errors import ApiError
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
 from engine.auth.rbac import Permission, Role, has_permission
 from engine.auth.tokens import TokenError, parse_api_key, verify_secret
-from engine.ratelimit import retry_after_seconds
+from engine.ratelimit import RateLimit, RatePlan, retry_after_seconds
 
 API_KEY_PREFIX = "lft_"
 PERMISSION_ATTRIBUTE = "__liftos_permission__"
 MAX_CACHED_TOKENS = 50_000
+PUBLIC = "public"
+
+# Credential-less calls of public routes. ``principal`` is per client address and ``org`` caps
+# every anonymous caller together (without trusted proxies all of them may share one address).
+# A plan named "anonymous" in LIFTOS_RATE_LIMIT_PLANS replaces these.
+ANONYMOUS_PLAN = "anonymous"
+DEFAULT_ANONYMOUS_PLAN = RatePlan(
+    name=ANONYMOUS_PLAN,
+    principal=RateLimit(requests_per_minute=60, burst=20),
+    org=RateLimit(requests_per_minute=3000, burst=300),
+)
 
 _bearer = HTTPBearer(auto_error=False, description="Access JWT from /auth/login, or an API key")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="LiftOS API key")
@@ -146,20 +165,76 @@ async def authenticate(
     return principal
 
 
+def _insist(principal: Principal, permission: Permission) -> Principal:
+    if not has_permission(principal.role, permission):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"role '{principal.role.value}' lacks permission '{permission.value}'",
+        )
+    return principal
+
+
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """Dependency factory: authenticate, then insist on ``permission``."""
 
     async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
-        if not has_permission(principal.role, permission):
-            raise ApiError(
-                403,
-                "forbidden",
-                f"role '{principal.role.value}' lacks permission '{permission.value}'",
-            )
-        return principal
+        return _insist(principal, permission)
 
     dependency.__name__ = f"require_{permission.name.lower()}"
     setattr(dependency, PERMISSION_ATTRIBUTE, permission.value)  # read by document_permissions
+    return dependency
+
+
+def anonymous_plan(settings: Settings) -> RatePlan:
+    return settings.rate_limit_plans.get(ANONYMOUS_PLAN) or DEFAULT_ANONYMOUS_PLAN
+
+
+async def charge_anonymous(request: Request) -> str:
+    """Charge a credential-less request to its client address; returns that key."""
+    runtime = runtime_of(request)
+    peer = request.client.host if request.client else None
+    key = client_key(
+        peer,
+        request.headers.getlist("x-forwarded-for"),
+        runtime.settings.trusted_proxy_hops,
+    )
+    plan = anonymous_plan(runtime.settings)
+    verdict = await runtime.guard.check(principal=f"anon:{key}", org_id=ANONYMOUS_PLAN, plan=plan)
+    if not verdict.allowed:
+        wait = retry_after_seconds(verdict.retry_after_us)
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"anonymous rate limit exceeded; retry in {wait} s, or authenticate to use your "
+            "plan's limits",
+            headers={"Retry-After": str(wait)},
+        )
+    return key
+
+
+def public_or(permission: Permission) -> Callable[..., Awaitable[Principal | None]]:
+    """Dependency factory for routes without tenant data: ``None`` for an anonymous caller
+    (rate-limited per client address), else the authenticated caller holding ``permission``."""
+
+    async def dependency(
+        request: Request,
+        bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+        api_key: str | None = Depends(_api_key_header),
+    ) -> Principal | None:
+        if bearer is None and api_key is None:
+            if request.headers.get("authorization") is not None:
+                # Sent, but not as "Bearer <credential>": a mistake to report, not to ignore.
+                raise _unauthorized(
+                    "unsupported_scheme",
+                    "Authorization must be 'Bearer <token>'; or send no credentials at all",
+                )
+            await charge_anonymous(request)
+            return None
+        return _insist(await authenticate(request, bearer, api_key), permission)
+
+    dependency.__name__ = f"public_or_{permission.name.lower()}"
+    setattr(dependency, PERMISSION_ATTRIBUTE, PUBLIC)
     return dependency
 
 
@@ -181,5 +256,5 @@ def document_permissions(router: APIRouter) -> None:
     """Put each route's permission in its OpenAPI operation (``x-liftos-permission``)."""
     for route in router.routes:
         if isinstance(route, APIRoute):
-            permission = _required_permission(route.dependant) or "public"
+            permission = _required_permission(route.dependant) or PUBLIC
             route.openapi_extra = {**(route.openapi_extra or {}), "x-liftos-permission": permission}
