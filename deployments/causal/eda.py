@@ -17,7 +17,7 @@ from deployments.common.errors import ApiError
 from deployments.common.principal import Principal
 from deployments.common.security import public_or, require, runtime_of
 from engine.auth.rbac import Permission
-from engine.calendar import CALENDAR_FIELDS, calendar_dimension, to_format
+from engine.calendar import CALENDAR_FIELDS, CalendarError, calendar_dimension, to_format
 from engine.calendar.eda import render_eda_charts, temporal_eda
 from engine.causal.data import DataError
 from engine.causal.storage import from_parquet
@@ -79,7 +79,7 @@ async def calendar_dimension_table(
             fiscal_year_start_month=fiscal_year_start_month,
             weekend=_parse_weekend(weekend),
         )
-    except DataError as exc:
+    except (CalendarError, DataError) as exc:
         field = {"start": "start_date", "end": "end_date"}.get(exc.field, exc.field)
         message = str(exc).replace(f"{exc.field}:", f"{field}:", 1)
         raise ApiError(422, "validation_error", message, field=field) from exc
@@ -149,7 +149,7 @@ async def temporal_analysis(
         if chart is not None:
             charts = await asyncio.to_thread(render_eda_charts, result)
             return Response(content=charts[chart], media_type="image/png")
-    except DataError as exc:
+    except CalendarError as exc:
         field = "series" if exc.field in ("dates", "kpi") and body.series is not None else exc.field
         raise ApiError(422, "invalid_data", str(exc), field=field) from exc
     return jsonable(result)

@@ -1,12 +1,8 @@
 """The calendar dimension: daily temporal features, MMM calendar controls and export formats."""
 
 from engine.calendar.controls import calendar_controls
-from engine.calendar.dimension import (
-    CALENDAR_FIELDS,
-    CalendarError,
-    CalendarField,
-    calendar_dimension,
-)
+from engine.calendar.dimension import CALENDAR_FIELDS, CalendarField, calendar_dimension
+from engine.calendar.errors import CalendarError
 from engine.calendar.formats import to_format
 
 __all__ = [

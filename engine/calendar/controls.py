@@ -30,12 +30,8 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from engine.calendar.dimension import (
-    CalendarError,
-    build_dimension,
-    check_range,
-    resolve_region,
-)
+from engine.calendar.dimension import build_dimension, check_range, resolve_region
+from engine.calendar.errors import CalendarError
 
 PERIOD_DAYS = {"daily": 1, "weekly": 7}
 DEFAULT_WEEKEND = (5, 6)

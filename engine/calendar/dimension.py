@@ -18,7 +18,7 @@ import holidays
 import polars as pl
 
 from engine.calendar import retail
-from engine.causal.data import DataError
+from engine.calendar.errors import CalendarError
 
 MAX_YEARS = 50
 # Western Easter (used for Mothering Sunday and Vatertag) follows the Gregorian computus, and the
@@ -41,10 +41,6 @@ MARKETING_SEASONS = (
     "fall",
     "q4_holiday_peak",
 )
-
-
-class CalendarError(DataError):
-    """A bad calendar request; ``field`` names the parameter (``end``, ``country``, ...)."""
 
 
 @dataclass(frozen=True)

@@ -46,16 +46,23 @@ from numpy.typing import NDArray
 
 from engine.calendar.dimension import (
     MARKETING_SEASONS,
-    CalendarError,
     build_dimension,
     check_range,
     resolve_region,
 )
-from engine.causal.data import DataError
+from engine.calendar.eda_results import (
+    WEEKDAY_NAMES,
+    DateRange,
+    Decomposition,
+    Family,
+    FeatureEffect,
+    Frequency,
+    Opportunity,
+    Scale,
+    TemporalEDA,
+)
+from engine.calendar.errors import CalendarError
 
-Frequency = Literal["daily", "weekly"]
-Scale = Literal["multiplicative", "additive"]
-Family = Literal["event", "holiday", "period", "weekday"]
 Aggregation = Literal["sum", "mean"]
 
 PERIOD_DAYS: dict[str, int] = {"daily": 1, "weekly": 7}
@@ -80,7 +87,6 @@ MIN_OCCURRENCES = 2
 COLLINEAR_TOLERANCE = 1e-6
 MAX_AUTOCORRELATION = 0.99
 UPCOMING_DAYS = 365
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTH_NAMES = (
     "January",
     "February",
@@ -109,107 +115,6 @@ COMPARED_WITH: dict[Family, str] = {
     "period": "the rest of the year, trend and weekday mix held fixed",
     "weekday": "the other days of the week, trend and yearly cycle held fixed",
 }
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """Consecutive days ``start``..``end`` inclusive (ISO dates)."""
-
-    start: str
-    end: str
-
-
-@dataclass(frozen=True)
-class FeatureEffect:
-    """The estimated effect of one calendar feature on the KPI.
-
-    ``effect_pct`` is the % lift (negative: dip) per ``unit`` compared with ``compared_with``;
-    ``lower_pct``/``upper_pct`` bound it at the result's ``confidence``. ``p_value`` is the
-    feature's own test, ``q_value`` the Benjamini-Hochberg adjusted one over every estimable
-    feature, and ``significant`` means ``q_value <= alpha``. Not estimable features carry a
-    ``reason`` and None for the numbers.
-    """
-
-    feature: str
-    label: str
-    kind: Family
-    unit: str
-    compared_with: str
-    occurrences: int
-    estimable: bool
-    reason: str | None
-    effect_pct: float | None
-    lower_pct: float | None
-    upper_pct: float | None
-    p_value: float | None
-    q_value: float | None
-    significant: bool
-
-
-@dataclass(frozen=True)
-class Opportunity:
-    """A significant effect worth planning for, with its dates in the year after the series.
-
-    ``score`` is the interval bound nearest zero in absolute % (the lift or dip one can count
-    on), i.e. ``|effect_pct| * reliability``; opportunities are ranked by it.
-    """
-
-    rank: int
-    feature: str
-    label: str
-    kind: Family
-    direction: Literal["lift", "dip"]
-    effect_pct: float
-    lower_pct: float
-    upper_pct: float
-    q_value: float
-    reliability: float
-    score: float
-    upcoming: tuple[DateRange, ...]
-
-
-@dataclass(frozen=True)
-class Decomposition:
-    """Per-period components of the KPI, from the joint event model.
-
-    Multiplicative scale: ``trend`` is in KPI units and the others are relative (0.1 = +10 %),
-    so ``observed = trend * (1 + weekly) * (1 + yearly) * (1 + events) * (1 + residual)``.
-    Additive scale: all in KPI units and they add up to ``observed``. ``weekday_effects`` are
-    Monday..Sunday relative to the average day (daily data only), on the same scale as
-    ``weekly``; ``yearly`` is all zeros when the series is shorter than a year.
-    """
-
-    scale: Scale
-    dates: tuple[str, ...]
-    observed: tuple[float, ...]
-    trend: tuple[float, ...]
-    weekly: tuple[float, ...]
-    yearly: tuple[float, ...]
-    events: tuple[float, ...]
-    residual: tuple[float, ...]
-    weekday_effects: tuple[float, ...] | None
-    yearly_harmonics: int
-
-
-@dataclass(frozen=True)
-class TemporalEDA:
-    """Calendar effects on a KPI, its decomposition and the ranked opportunities."""
-
-    frequency: Frequency
-    country: str
-    subdivision: str | None
-    start: str
-    end: str
-    periods: int
-    scale: Scale
-    alpha: float
-    confidence: float
-    adjustment: str
-    autocorrelation: float
-    effects: tuple[FeatureEffect, ...]
-    decomposition: Decomposition
-    opportunities: tuple[Opportunity, ...]
-    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -263,11 +168,11 @@ def temporal_eda(
     the false-discovery rate for ``significant``; ``confidence`` the level of the intervals
     (0.95 by default, matching ``alpha`` 0.05). ``max_features`` caps the opportunities list
     (every feature is still tested and adjusted, so the cap changes no p or q value). Raises
-    ``DataError`` whose ``field`` names the bad argument.
+    ``CalendarError`` whose ``field`` names the bad argument.
     """
     _check_levels(alpha, confidence, max_features)
     if frequency is not None and frequency not in PERIOD_DAYS:
-        raise DataError("frequency", f"must be 'daily', 'weekly' or None, got {frequency!r}")
+        raise CalendarError("frequency", f"must be 'daily', 'weekly' or None, got {frequency!r}")
     days = _check_dates(dates)
     values = _check_kpi(kpi, days)
     frequency = _check_steps(days, frequency)
@@ -278,7 +183,7 @@ def temporal_eda(
     try:
         check_range(first, last + timedelta(days=UPCOMING_DAYS))
     except CalendarError as error:
-        raise DataError("dates", str(error)) from error
+        raise CalendarError("dates", str(error)) from error
     region = resolve_region(country, subdivision)
     calendar = build_dimension(first, last + timedelta(days=UPCOMING_DAYS), region, 1, (5, 6))
     series_days = calendar.filter(pl.col("date") <= last)
@@ -393,15 +298,19 @@ def render_eda_charts(result: TemporalEDA) -> dict[str, bytes]:
 def _check_levels(alpha: float, confidence: float, max_features: int | None) -> None:
     for name, level in (("alpha", alpha), ("confidence", confidence)):
         if isinstance(level, bool) or not isinstance(level, int | float):
-            raise DataError(name, f"must be a number, got {level!r}")
+            raise CalendarError(name, f"must be a number, got {level!r}")
         if not 0 < level < 1:
-            raise DataError(name, f"must be strictly between 0 and 1, got {level}")
+            raise CalendarError(name, f"must be strictly between 0 and 1, got {level}")
     if confidence < 0.5:
-        raise DataError("confidence", f"must be at least 0.5 (e.g. 0.9 or 0.95), got {confidence}")
+        raise CalendarError(
+            "confidence", f"must be at least 0.5 (e.g. 0.9 or 0.95), got {confidence}"
+        )
     if max_features is not None and (
         isinstance(max_features, bool) or not isinstance(max_features, int) or max_features < 1
     ):
-        raise DataError("max_features", f"must be a positive integer or None, got {max_features!r}")
+        raise CalendarError(
+            "max_features", f"must be a positive integer or None, got {max_features!r}"
+        )
 
 
 def _check_dates(dates: Sequence[date]) -> NDArray[np.datetime64]:
@@ -410,7 +319,7 @@ def _check_dates(dates: Sequence[date]) -> NDArray[np.datetime64]:
     if isinstance(dates, pl.Series):
         dates = dates.to_list()
     if isinstance(dates, str | bytes) or not isinstance(dates, Sequence):
-        raise DataError("dates", f"must be a sequence of dates, got {type(dates).__name__}")
+        raise CalendarError("dates", f"must be a sequence of dates, got {type(dates).__name__}")
     # datetime is a date subclass; silently dropping its time would hide a caller's mistake.
     bad = next(
         (
@@ -421,7 +330,7 @@ def _check_dates(dates: Sequence[date]) -> NDArray[np.datetime64]:
         None,
     )
     if bad is not None:
-        raise DataError("dates", f"value {bad[0]} is not a date: {bad[1]!r}")
+        raise CalendarError("dates", f"value {bad[0]} is not a date: {bad[1]!r}")
     return np.asarray(dates, dtype="datetime64[D]")
 
 
@@ -431,15 +340,15 @@ def _check_kpi(
     try:
         values = np.asarray(kpi, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise DataError("kpi", f"must be numbers: {error}") from error
+        raise CalendarError("kpi", f"must be numbers: {error}") from error
     if values.ndim != 1:
-        raise DataError("kpi", f"must be one-dimensional, got shape {values.shape}")
+        raise CalendarError("kpi", f"must be one-dimensional, got shape {values.shape}")
     if len(values) != len(days):
-        raise DataError("kpi", f"has {len(values)} values but dates has {len(days)}")
+        raise CalendarError("kpi", f"has {len(values)} values but dates has {len(days)}")
     non_finite = np.flatnonzero(~np.isfinite(values))
     if non_finite.size:
         index = int(non_finite[0])
-        raise DataError(
+        raise CalendarError(
             "kpi",
             f"value {values[index]} at index {index} ({days[index]}) is not finite "
             f"({non_finite.size} such value(s)); fill or drop those periods",
@@ -447,13 +356,13 @@ def _check_kpi(
     negative = np.flatnonzero(values < 0)
     if negative.size:
         index = int(negative[0])
-        raise DataError(
+        raise CalendarError(
             "kpi",
             f"value {values[index]} at index {index} ({days[index]}) is negative; calendar "
             "lifts are read as % of a non-negative KPI",
         )
     if values.size and np.ptp(values) == 0:
-        raise DataError("kpi", f"is constant ({values[0]}): there is nothing to explain")
+        raise CalendarError("kpi", f"is constant ({values[0]}): there is nothing to explain")
     return values
 
 
@@ -462,17 +371,17 @@ def _check_steps(days: NDArray[np.datetime64], frequency: Frequency | None) -> F
     backwards = np.flatnonzero(steps < 0)
     if backwards.size:
         index = int(backwards[0])
-        raise DataError(
+        raise CalendarError(
             "dates", f"are not sorted: {days[index + 1]} comes after {days[index]} (index {index})"
         )
     repeated = np.flatnonzero(steps == 0)
     if repeated.size:
         index = int(repeated[0]) + 1
-        raise DataError("dates", f"date {days[index]} appears more than once (index {index})")
+        raise CalendarError("dates", f"date {days[index]} appears more than once (index {index})")
     if frequency is None:
         if steps.size == 0 or int(steps[0]) not in (1, 7):
             found = f"{int(steps[0])} days" if steps.size else "a single date"
-            raise DataError(
+            raise CalendarError(
                 "dates",
                 f"cannot infer the frequency: the first step is {found}; expected daily (1 day) "
                 "or weekly (7 days) steps",
@@ -482,7 +391,7 @@ def _check_steps(days: NDArray[np.datetime64], frequency: Frequency | None) -> F
     irregular = np.flatnonzero(steps != step)
     if irregular.size:
         index = int(irregular[0])
-        raise DataError(
+        raise CalendarError(
             "dates",
             f"gap or irregular step after {days[index]}: the next date is {days[index + 1]}, "
             f"expected {days[index] + np.timedelta64(step, 'D')} for {frequency} data",
@@ -492,13 +401,13 @@ def _check_steps(days: NDArray[np.datetime64], frequency: Frequency | None) -> F
 
 def _check_length(periods: int, frequency: Frequency) -> None:
     if frequency == "daily" and periods < MIN_DAILY_PERIODS:
-        raise DataError(
+        raise CalendarError(
             "dates",
             f"{periods} days are too few: daily data needs at least 8 weeks "
             f"({MIN_DAILY_PERIODS} days) to separate weekday effects from trend and events",
         )
     if frequency == "weekly" and periods < MIN_WEEKLY_PERIODS:
-        raise DataError(
+        raise CalendarError(
             "dates",
             f"{periods} weeks are too few: weekly data needs at least a year "
             f"({MIN_WEEKLY_PERIODS} weeks), since each calendar event and season occurs once a "
@@ -740,7 +649,7 @@ def _fit(design: NDArray[np.float64], response: NDArray[np.float64]) -> _Fit:
     periods, columns = design.shape
     residual_df = periods - columns
     if residual_df < 1:
-        raise DataError("kpi", f"{periods} periods are too few for {columns} model terms")
+        raise CalendarError("kpi", f"{periods} periods are too few for {columns} model terms")
     coefficients, *_ = np.linalg.lstsq(design, response, rcond=None)
     residuals = response - design @ coefficients
     total = float(residuals @ residuals)

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from engine.calendar.eda import WEEKDAY_NAMES, FeatureEffect, TemporalEDA
+from engine.calendar.eda_results import WEEKDAY_NAMES, FeatureEffect, TemporalEDA
 
 _DPI = 100
 # More bars than this make the labels unreadable; the effects list holds the rest.

@@ -7,7 +7,7 @@ from typing import Any, Literal, overload
 
 import polars as pl
 
-from engine.calendar.dimension import CalendarError
+from engine.calendar.errors import CalendarError
 
 Format = Literal["json", "csv", "parquet", "arrow"]
 FORMATS: tuple[Format, ...] = ("json", "csv", "parquet", "arrow")

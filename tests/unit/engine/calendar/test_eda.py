@@ -14,14 +14,13 @@ import pytest
 from PIL import Image
 from scipy.signal import lfilter
 
-from engine.calendar import calendar_dimension
+from engine.calendar import CalendarError, calendar_dimension
 from engine.calendar.eda import (
     TemporalEDA,
     _benjamini_hochberg,
     render_eda_charts,
     temporal_eda,
 )
-from engine.causal.data import DataError
 
 DAILY_START = date(2022, 1, 1)
 WEEKLY_START = date(2022, 1, 3)  # a Monday
@@ -300,7 +299,7 @@ def _with(values: list[Any], index: int, value: Any) -> list[Any]:
 def test_bad_input_names_its_field(
     dates: list[Any], kpi: list[Any], options: dict[str, Any], field: str, needle: str
 ) -> None:
-    with pytest.raises(DataError) as raised:
+    with pytest.raises(CalendarError) as raised:
         temporal_eda(dates, kpi, **options)
     assert raised.value.field == field
     assert needle in str(raised.value)
