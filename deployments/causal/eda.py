@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from cluster.repositories import causal as repo
 from deployments.causal.datasets import data_error
-from deployments.causal.pipeline import jsonable
-from deployments.causal.schemas import TemporalEdaRequest
+from deployments.causal.schemas import CalendarSchema, CalendarTable, TemporalEdaRequest
 from deployments.common.errors import ApiError
 from deployments.common.principal import Principal
 from deployments.common.security import public_or, require, runtime_of
 from engine.auth.rbac import Permission
 from engine.calendar import CALENDAR_FIELDS, CalendarError, calendar_dimension, to_format
 from engine.calendar.eda import render_eda_charts, temporal_eda
+from engine.calendar.eda_results import TemporalEDA
 from engine.causal.data import DataError
 from engine.causal.storage import from_parquet
 
@@ -45,6 +45,7 @@ def _parse_weekend(value: str) -> tuple[int, ...]:
 
 @router.get(
     "/eda/calendar-dimension",
+    response_model=CalendarTable,
     responses={
         200: {
             "content": {
@@ -63,7 +64,7 @@ async def calendar_dimension_table(
     weekend: str = Query(default="sat,sun", max_length=40, description="e.g. 'fri,sat'"),
     format: Literal["json", "csv", "parquet", "arrow"] = "json",
     principal: Principal | None = Depends(public_or(Permission.CAUSAL_READ)),
-) -> Any:
+) -> CalendarTable | Response:
     """One row per day with the 61 documented calendar features (docs/calendar.md).
 
     Public: the table holds no tenant data. Without credentials the call is rate-limited per
@@ -84,15 +85,10 @@ async def calendar_dimension_table(
         message = str(exc).replace(f"{exc.field}:", f"{field}:", 1)
         raise ApiError(422, "validation_error", message, field=field) from exc
     if format == "json":
-        return {
-            "data": to_format(frame, "json"),
-            "schema": {
-                "fields": [
-                    {"name": f.name, "type": f.type, "description": f.description}
-                    for f in CALENDAR_FIELDS
-                ]
-            },
-        }
+        return CalendarTable(
+            data=to_format(frame, "json"),
+            schema=CalendarSchema(fields=list(CALENDAR_FIELDS)),
+        )
     return Response(content=to_format(frame, format), media_type=_CALENDAR_MEDIA[format])
 
 
@@ -109,6 +105,7 @@ def _dataset_series(content: bytes, kpi: str) -> tuple[list[date], list[float]]:
 
 @router.post(
     "/eda/temporal",
+    response_model=TemporalEDA,
     responses={200: {"content": {"application/json": {}, "image/png": {}}}},
 )
 async def temporal_analysis(
@@ -118,7 +115,7 @@ async def temporal_analysis(
         default=None, description="answer with this PNG instead of the JSON result"
     ),
     principal: Principal = Depends(require(Permission.CAUSAL_READ)),
-) -> Any:
+) -> TemporalEDA | Response:
     """Which calendar effects move the KPI (with intervals and false-discovery-rate adjusted
     significance), its trend / weekly / yearly decomposition, and the ranked opportunities."""
     if body.dataset_id is not None:
@@ -152,4 +149,4 @@ async def temporal_analysis(
     except CalendarError as exc:
         field = "series" if exc.field in ("dates", "kpi") and body.series is not None else exc.field
         raise ApiError(422, "invalid_data", str(exc), field=field) from exc
-    return jsonable(result)
+    return result

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from cluster.repositories.causal import Artifact
-from deployments.causal.schemas import AnalyzeRequest, DateRange, VariantSearchIn
+from deployments.causal.schemas import AnalyzeRequest, DateRangeIn, VariantSearchIn
 from engine.calendar import calendar_controls
 from engine.causal.analysis import Interval, analyze
 from engine.causal.calibration import with_spend_slack
@@ -87,9 +87,9 @@ class PreparedInput:
         return self.geo if self.geo is not None else self.national.data
 
 
-def resolve_range(value: str | DateRange | None) -> tuple[date, date] | None:
+def resolve_range(value: str | DateRangeIn | None) -> tuple[date, date] | None:
     """A request's period (``"2024-Q1"`` or ``{"start", "end"}``) as inclusive dates."""
-    if isinstance(value, DateRange):
+    if isinstance(value, DateRangeIn):
         return value.start, value.end
     if isinstance(value, str):
         return parse_date_range(value)

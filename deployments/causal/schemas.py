@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from engine.calendar.dimension import CalendarField
 from engine.causal.analysis import Interval
 from engine.causal.inference import Diagnostics
 from engine.causal.optimize import BudgetPlan, ChannelPlan
@@ -91,12 +92,12 @@ class DatasetList(_Response):
 # --- analysis -------------------------------------------------------------------------------
 
 
-class DateRange(_Request):
+class DateRangeIn(_Request):
     start: date
     end: date
 
     @model_validator(mode="after")
-    def _ordered(self) -> DateRange:
+    def _ordered(self) -> DateRangeIn:
         if self.end < self.start:
             raise ValueError("end must not be before start")
         return self
@@ -170,7 +171,7 @@ class VariantSearchIn(_Request):
 
 
 PeriodIn = Annotated[
-    str | DateRange,
+    str | DateRangeIn,
     Field(
         description='"2024", "2024-Q1", "2024-H2", "2024-03", "2024-W05", "2024-03-05", '
         '"2024-01-01..2024-03-31" or {"start", "end"}'
@@ -415,3 +416,19 @@ class TemporalEdaRequest(_Request):
         if (self.series is None) == (self.dataset_id is None):
             raise ValueError("give exactly one of series or dataset_id")
         return self
+
+
+CalendarCell = str | int | float | bool | None
+
+
+class CalendarSchema(_Response):
+    fields: list[CalendarField]
+
+
+class CalendarTable(_Response):
+    """The calendar dimension as JSON: one object per day, and what each column means."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    data: list[dict[str, CalendarCell]]
+    table_schema: CalendarSchema = Field(alias="schema")
