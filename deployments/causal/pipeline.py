@@ -18,7 +18,7 @@ import numpy as np
 
 from cluster.repositories.causal import Artifact
 from deployments.causal.schemas import AnalyzeRequest, DateRangeIn, VariantSearchIn
-from engine.calendar import calendar_controls
+from engine.calendar import CalendarError, calendar_controls
 from engine.causal.analysis import Interval, analyze
 from engine.causal.calibration import with_spend_slack
 from engine.causal.canonical import CanonicalDataset
@@ -129,10 +129,12 @@ def model_input(dataset: CanonicalDataset, request: AnalyzeRequest) -> PreparedI
                 "fit_range",
                 f"{start}..{end} holds no periods; the data covers {dataset.start}..{dataset.end}",
             )
-        # A CalendarError is a DataError naming country/subdivision.
-        extra = calendar_controls(
-            dates, dataset.frequency, country=request.country, subdivision=request.subdivision
-        )
+        try:
+            extra = calendar_controls(
+                dates, dataset.frequency, country=request.country, subdivision=request.subdivision
+            )
+        except CalendarError as exc:  # names country or subdivision
+            raise DataError(exc.field, str(exc).removeprefix(f"{exc.field}: ")) from exc
     try:
         national = to_model_input(
             dataset,

@@ -122,3 +122,9 @@ def test_the_spec_response_shows_every_field_of_the_spec() -> None:
     shown = ModelSpecOut.of(spec).model_dump()
     assert set(shown) == {f.name for f in dataclasses.fields(ModelSpec)}
     assert shown["channel_roas_priors"]["tv"]["median"] == spec.roas_prior.median
+
+
+def test_an_unknown_calendar_country_is_a_data_error_naming_it() -> None:
+    with pytest.raises(DataError) as caught:
+        prepare(dataset(), request(calendar_controls=True, country="XX"))
+    assert caught.value.field == "country"
