@@ -84,9 +84,10 @@ async def plan(
                 if wanted and row.id not in wanted:
                     continue
                 request = AnalyzeRequest.model_validate({**template, "dataset_id": str(row.id)})
-                request_json = request.model_dump(mode="json")
-                key = fingerprint(row.content_sha256, request_json)
-                existing = await repo.find_model_by_fingerprint(db, org_id=org_id, fingerprint=key)
+                key = fingerprint(row.content_sha256, request.model_dump(mode="json"))
+                existing = await repo.find_model_by_fingerprint(
+                    db, org_id=org_id, fingerprint=key, request_type=AnalyzeRequest
+                )
                 item = Item(org_id, row.id, row.name)
                 if existing is not None:
                     item.status, item.model_id = "skipped", str(existing.id)
@@ -97,7 +98,7 @@ async def plan(
                     org_id=org_id,
                     kind="analyze",
                     dataset_id=row.id,
-                    request=request_json,
+                    request=request,
                     fingerprint=key,
                     created_by=uuid.UUID(int=0),
                 )
@@ -137,7 +138,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Item]:
                     item.model_id, item.error = None, f"worker lost: {exc}"
                 assert item.job_id is not None
                 if item.model_id is None:
-                    job = await repo.get_job(db, org_id=item.org_id, job_id=item.job_id)
+                    job = await repo.get_job(
+                        db, org_id=item.org_id, job_id=item.job_id, request_type=AnalyzeRequest
+                    )
                     item.error = (job.error if job else None) or item.error or "failed"
                     if item.attempts <= args.retries and await repo.requeue_job(
                         db, org_id=item.org_id, job_id=item.job_id

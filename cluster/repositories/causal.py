@@ -11,14 +11,20 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from cluster.state import Database
+from engine.causal.canonical import DatasetSummary
 from engine.causal.persist import spec_from_dict, spec_to_dict
 from engine.causal.results import ModelResult
 from engine.causal.spec import ModelSpec
+
+# The validated analysis request a job and its model were made from. Its type belongs to the
+# API layer above, so readers name it (``request_type``) and get it back validated.
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ValueT = TypeVar("ValueT")
 
 
 @dataclass(frozen=True)
@@ -28,19 +34,19 @@ class DatasetRow:
     name: str
     source: str
     frequency: str
-    summary: dict[str, Any]
+    summary: DatasetSummary
     content_sha256: str
     created_by: uuid.UUID
     created_at: datetime
 
 
 @dataclass(frozen=True)
-class JobRow:
+class JobRow(Generic[RequestT]):
     id: uuid.UUID
     org_id: uuid.UUID
     kind: str
     dataset_id: uuid.UUID | None
-    request: dict[str, Any]
+    request: RequestT
     fingerprint: str
     status: str
     stage: str
@@ -56,41 +62,75 @@ class JobRow:
 
 
 @dataclass(frozen=True)
-class ModelRow:
+class ModelRow(Generic[RequestT]):
     id: uuid.UUID
     org_id: uuid.UUID
     dataset_id: uuid.UUID | None
     job_id: uuid.UUID | None
     fingerprint: str
-    request: dict[str, Any]  # the analysis request as the API validated it
+    request: RequestT  # the analysis request as the API validated it
     spec: ModelSpec
     result: ModelResult
     converged: bool
     created_at: datetime
 
 
-class _ResultDocument(BaseModel):
-    """A :class:`ModelResult` as JSON. Non-finite floats (a ratio over no spend, say) are stored
-    as the strings "NaN"/"Infinity", which JSONB accepts and which read back as the floats."""
+class _Document(BaseModel, Generic[ValueT]):
+    """A typed value (an engine dataclass) as JSON. Non-finite floats (a ratio over no spend,
+    say) are stored as the strings "NaN"/"Infinity", which JSONB accepts and which read back as
+    the floats."""
 
     model_config = ConfigDict(ser_json_inf_nan="strings")
 
-    result: ModelResult
+    value: ValueT
 
 
-def result_document(result: ModelResult) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(
-        _ResultDocument.model_construct(result=result).model_dump_json()
-    )["result"]
+def _to_document(kind: type[_Document[ValueT]], value: ValueT) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(kind.model_construct(value=value).model_dump_json())[
+        "value"
+    ]
     return document
 
 
+def _from_document(kind: type[_Document[ValueT]], document: Mapping[str, Any]) -> ValueT:
+    return kind.model_validate({"value": document}).value
+
+
+_ResultDocument = _Document[ModelResult]
+_SummaryDocument = _Document[DatasetSummary]
+
+
+def result_document(result: ModelResult) -> dict[str, Any]:
+    return _to_document(_ResultDocument, result)
+
+
 def result_from_document(document: Mapping[str, Any]) -> ModelResult:
-    return _ResultDocument.model_validate({"result": document}).result
+    return _from_document(_ResultDocument, document)
 
 
-def _model_row(row: Mapping[str, Any]) -> ModelRow:
+def summary_document(summary: DatasetSummary) -> dict[str, Any]:
+    return _to_document(_SummaryDocument, summary)
+
+
+def summary_from_document(document: Mapping[str, Any]) -> DatasetSummary:
+    return _from_document(_SummaryDocument, document)
+
+
+def _dataset_row(row: Mapping[str, Any]) -> DatasetRow:
     values = dict(row)
+    values["summary"] = summary_from_document(values["summary"])
+    return DatasetRow(**values)
+
+
+def _job_row(row: Mapping[str, Any], request_type: type[RequestT]) -> JobRow[RequestT]:
+    values = dict(row)
+    values["request"] = request_type.model_validate(values["request"])
+    return JobRow(**values)
+
+
+def _model_row(row: Mapping[str, Any], request_type: type[RequestT]) -> ModelRow[RequestT]:
+    values = dict(row)
+    values["request"] = request_type.model_validate(values["request"])
     values["spec"] = spec_from_dict(values["spec"])
     values["result"] = result_from_document(values["result"])
     return ModelRow(**values)
@@ -125,7 +165,7 @@ async def create_dataset(
     name: str,
     source: str,
     frequency: str,
-    summary: dict[str, Any],
+    summary: DatasetSummary,
     content: bytes,
     content_sha256: str,
     created_by: uuid.UUID,
@@ -140,12 +180,12 @@ async def create_dataset(
             name,
             source,
             frequency,
-            summary,
+            summary_document(summary),
             content,
             content_sha256,
             created_by,
         )
-    return DatasetRow(**dict(row))
+    return _dataset_row(row)
 
 
 async def list_datasets(
@@ -158,7 +198,7 @@ async def list_datasets(
             limit,
             offset,
         )
-    return [DatasetRow(**dict(r)) for r in rows]
+    return [_dataset_row(r) for r in rows]
 
 
 async def get_dataset(
@@ -168,7 +208,7 @@ async def get_dataset(
         row = await conn.fetchrow(
             f"SELECT {_DATASET_COLUMNS} FROM causal_datasets WHERE id = $1", dataset_id
         )
-    return DatasetRow(**dict(row)) if row else None
+    return _dataset_row(row) if row else None
 
 
 async def get_dataset_content(
@@ -182,7 +222,7 @@ async def get_dataset_content(
         return None
     fields = dict(row)
     content: bytes = fields.pop("content")
-    return DatasetRow(**fields), content
+    return _dataset_row(fields), content
 
 
 async def latest_dataset_with_channels(
@@ -214,10 +254,10 @@ async def create_job(
     org_id: uuid.UUID,
     kind: str,
     dataset_id: uuid.UUID,
-    request: dict[str, Any],
+    request: RequestT,
     fingerprint: str,
     created_by: uuid.UUID,
-) -> JobRow:
+) -> JobRow[RequestT]:
     async with db.tenant(org_id) as conn:
         row = await conn.fetchrow(
             "INSERT INTO causal_jobs (id, org_id, kind, dataset_id, request, fingerprint, "
@@ -226,22 +266,29 @@ async def create_job(
             org_id,
             kind,
             dataset_id,
-            request,
+            request.model_dump(mode="json"),
             fingerprint,
             created_by,
         )
-    return JobRow(**dict(row))
+    return _job_row(row, type(request))
 
 
-async def get_job(db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID) -> JobRow | None:
+async def get_job(
+    db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID, request_type: type[RequestT]
+) -> JobRow[RequestT] | None:
     async with db.tenant(org_id) as conn:
         row = await conn.fetchrow(f"SELECT {_JOB_COLUMNS} FROM causal_jobs WHERE id = $1", job_id)
-    return JobRow(**dict(row)) if row else None
+    return _job_row(row, request_type) if row else None
 
 
 async def list_jobs(
-    db: Database, *, org_id: uuid.UUID, limit: int = 100, offset: int = 0
-) -> list[JobRow]:
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    request_type: type[RequestT],
+    limit: int = 100,
+    offset: int = 0,
+) -> list[JobRow[RequestT]]:
     async with db.tenant(org_id) as conn:
         rows = await conn.fetch(
             f"SELECT {_JOB_COLUMNS} FROM causal_jobs ORDER BY created_at DESC, id "
@@ -249,10 +296,12 @@ async def list_jobs(
             limit,
             offset,
         )
-    return [JobRow(**dict(r)) for r in rows]
+    return [_job_row(r, request_type) for r in rows]
 
 
-async def start_job(db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID) -> JobRow | None:
+async def start_job(
+    db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID, request_type: type[RequestT]
+) -> JobRow[RequestT] | None:
     """Mark a job running for one more attempt; ``None`` if it is gone or already finished."""
     async with db.tenant(org_id) as conn:
         row = await conn.fetchrow(
@@ -262,7 +311,7 @@ async def start_job(db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID) -> Jo
             f"WHERE id = $1 AND status IN ('queued', 'running') RETURNING {_JOB_COLUMNS}",
             job_id,
         )
-    return JobRow(**dict(row)) if row else None
+    return _job_row(row, request_type) if row else None
 
 
 async def report_progress(
@@ -295,7 +344,7 @@ async def complete_job(
     job_id: uuid.UUID,
     dataset_id: uuid.UUID | None,
     fingerprint: str,
-    request: dict[str, Any],
+    request: BaseModel,
     spec: ModelSpec,
     result: ModelResult,
     artifacts: Sequence[Artifact],
@@ -312,7 +361,7 @@ async def complete_job(
             dataset_id,
             job_id,
             fingerprint,
-            request,
+            request.model_dump(mode="json"),
             spec_to_dict(spec),
             result_document(result),
             result.converged,
@@ -334,17 +383,24 @@ async def complete_job(
 # --- models ---------------------------------------------------------------------------------
 
 
-async def get_model(db: Database, *, org_id: uuid.UUID, model_id: uuid.UUID) -> ModelRow | None:
+async def get_model(
+    db: Database, *, org_id: uuid.UUID, model_id: uuid.UUID, request_type: type[RequestT]
+) -> ModelRow[RequestT] | None:
     async with db.tenant(org_id) as conn:
         row = await conn.fetchrow(
             f"SELECT {_MODEL_COLUMNS} FROM causal_models WHERE id = $1", model_id
         )
-    return _model_row(row) if row else None
+    return _model_row(row, request_type) if row else None
 
 
 async def list_models(
-    db: Database, *, org_id: uuid.UUID, limit: int = 100, offset: int = 0
-) -> list[ModelRow]:
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    request_type: type[RequestT],
+    limit: int = 100,
+    offset: int = 0,
+) -> list[ModelRow[RequestT]]:
     async with db.tenant(org_id) as conn:
         rows = await conn.fetch(
             f"SELECT {_MODEL_COLUMNS} FROM causal_models ORDER BY created_at DESC, id "
@@ -352,19 +408,19 @@ async def list_models(
             limit,
             offset,
         )
-    return [_model_row(r) for r in rows]
+    return [_model_row(r, request_type) for r in rows]
 
 
 async def find_model_by_fingerprint(
-    db: Database, *, org_id: uuid.UUID, fingerprint: str
-) -> ModelRow | None:
+    db: Database, *, org_id: uuid.UUID, fingerprint: str, request_type: type[RequestT]
+) -> ModelRow[RequestT] | None:
     async with db.tenant(org_id) as conn:
         row = await conn.fetchrow(
             f"SELECT {_MODEL_COLUMNS} FROM causal_models WHERE fingerprint = $1 "
             "ORDER BY created_at DESC LIMIT 1",
             fingerprint,
         )
-    return _model_row(row) if row else None
+    return _model_row(row, request_type) if row else None
 
 
 async def get_artifact(

@@ -22,7 +22,6 @@ from starlette.datastructures import UploadFile
 
 from cluster.repositories import causal as repo
 from cluster.settings import Settings
-from deployments.causal.pipeline import jsonable
 from deployments.causal.schemas import DatasetList, DatasetOut, DatasetRowsRequest
 from deployments.common.errors import ApiError, not_found
 from deployments.common.principal import Principal
@@ -106,7 +105,7 @@ async def _store_dataset(
         name=name,
         source=source,
         frequency=dataset.frequency,
-        summary=jsonable(dataset.summary()),
+        summary=dataset.summary(),
         content=content,
         content_sha256=hashlib.sha256(content).hexdigest(),
         created_by=principal.id,

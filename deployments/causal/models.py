@@ -38,7 +38,7 @@ CHART_NAMES = ("response_curves.png", "contributions.png", "roas.png")
 JOBS = "/api/v1/causal/jobs"
 
 
-def _job_out(row: repo.JobRow) -> JobOut:
+def _job_out(row: repo.JobRow[AnalyzeRequest]) -> JobOut:
     return JobOut(
         id=row.id,
         kind=row.kind,
@@ -55,7 +55,7 @@ def _job_out(row: repo.JobRow) -> JobOut:
     )
 
 
-def _model_out(row: repo.ModelRow) -> ModelOut:
+def _model_out(row: repo.ModelRow[AnalyzeRequest]) -> ModelOut:
     base = f"/api/v1/causal/models/{row.id}"
     return ModelOut(
         id=row.id,
@@ -63,7 +63,7 @@ def _model_out(row: repo.ModelRow) -> ModelOut:
         job_id=row.job_id,
         created_at=row.created_at,
         converged=row.converged,
-        request=AnalyzeRequest.model_validate(row.request),
+        request=row.request,
         spec=ModelSpecOut.of(row.spec),
         incremental_roas=row.result.incremental_roas,
         diagnostics=row.result.diagnostics,
@@ -137,7 +137,11 @@ async def list_jobs(
     principal: Principal = Depends(require(Permission.CAUSAL_READ)),
 ) -> JobList:
     rows = await repo.list_jobs(
-        runtime_of(request).db, org_id=principal.org_id, limit=limit, offset=offset
+        runtime_of(request).db,
+        org_id=principal.org_id,
+        request_type=AnalyzeRequest,
+        limit=limit,
+        offset=offset,
     )
     return JobList(items=[_job_out(r) for r in rows])
 
@@ -148,7 +152,9 @@ async def get_job(
     request: Request,
     principal: Principal = Depends(require(Permission.CAUSAL_READ)),
 ) -> JobOut:
-    row = await repo.get_job(runtime_of(request).db, org_id=principal.org_id, job_id=job_id)
+    row = await repo.get_job(
+        runtime_of(request).db, org_id=principal.org_id, job_id=job_id, request_type=AnalyzeRequest
+    )
     if row is None:
         raise not_found("job")
     return _job_out(row)
@@ -162,7 +168,11 @@ async def list_models(
     principal: Principal = Depends(require(Permission.CAUSAL_READ)),
 ) -> ModelList:
     rows = await repo.list_models(
-        runtime_of(request).db, org_id=principal.org_id, limit=limit, offset=offset
+        runtime_of(request).db,
+        org_id=principal.org_id,
+        request_type=AnalyzeRequest,
+        limit=limit,
+        offset=offset,
     )
     return ModelList(
         items=[

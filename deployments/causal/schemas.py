@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from engine.calendar.dimension import CalendarField
 from engine.causal.analysis import Interval
+from engine.causal.canonical import DatasetSummary
 from engine.causal.inference import Diagnostics
 from engine.causal.optimize import BudgetPlan, ChannelPlan
 from engine.causal.results import ModelResult
@@ -80,7 +81,7 @@ class DatasetOut(_Response):
     name: str
     source: str
     frequency: Literal["daily", "weekly"]
-    summary: dict[str, Any]
+    summary: DatasetSummary
     content_sha256: str
     created_at: datetime
 

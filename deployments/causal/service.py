@@ -40,7 +40,7 @@ class NotFoundError(Exception):
 class FitFailedError(Exception):
     """The fit ended while the caller waited, without a model."""
 
-    def __init__(self, job: repo.JobRow):
+    def __init__(self, job: repo.JobRow[AnalyzeRequest]):
         super().__init__(job.error or "the fit failed")
         self.job = job
 
@@ -58,8 +58,8 @@ class JobRunner(Protocol):
 class Analysis:
     """A submitted fit: its job as it stands, and the model when it finished in time."""
 
-    job: repo.JobRow
-    model: repo.ModelRow | None
+    job: repo.JobRow[AnalyzeRequest]
+    model: repo.ModelRow[AnalyzeRequest] | None
 
 
 async def analyze(
@@ -81,14 +81,13 @@ async def analyze(
     dataset_row, content = found
     command = command.model_copy(update={"dataset_id": dataset_id})
     await asyncio.to_thread(prepare, content, command)
-    request_json = command.model_dump(mode="json")
     job = await repo.create_job(
         runtime.db,
         org_id=org_id,
         kind="analyze",
         dataset_id=dataset_id,
-        request=request_json,
-        fingerprint=fingerprint(dataset_row.content_sha256, request_json),
+        request=command,
+        fingerprint=fingerprint(dataset_row.content_sha256, command.model_dump(mode="json")),
         created_by=user_id,
     )
     ended = runner.submit(runtime, org_id=org_id, job_id=job.id)
@@ -96,12 +95,17 @@ async def analyze(
         # Shielded: the job goes on when the wait is over or the client leaves.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(ended), timeout=command.wait_seconds)
-    current = await repo.get_job(runtime.db, org_id=org_id, job_id=job.id) or job
+    current = (
+        await repo.get_job(runtime.db, org_id=org_id, job_id=job.id, request_type=AnalyzeRequest)
+        or job
+    )
     if current.status == "failed" and command.wait_seconds > 0:
         raise FitFailedError(current)
     model = None
     if current.status == "succeeded" and current.model_id is not None:
-        model = await repo.get_model(runtime.db, org_id=org_id, model_id=current.model_id)
+        model = await repo.get_model(
+            runtime.db, org_id=org_id, model_id=current.model_id, request_type=AnalyzeRequest
+        )
     return Analysis(job=current, model=model)
 
 
@@ -119,8 +123,12 @@ async def _default_dataset(
     return found
 
 
-async def model(runtime: Runtime, *, org_id: uuid.UUID, model_id: uuid.UUID) -> repo.ModelRow:
-    row = await repo.get_model(runtime.db, org_id=org_id, model_id=model_id)
+async def model(
+    runtime: Runtime, *, org_id: uuid.UUID, model_id: uuid.UUID
+) -> repo.ModelRow[AnalyzeRequest]:
+    row = await repo.get_model(
+        runtime.db, org_id=org_id, model_id=model_id, request_type=AnalyzeRequest
+    )
     if row is None:
         raise NotFoundError("model")
     return row
@@ -128,7 +136,7 @@ async def model(runtime: Runtime, *, org_id: uuid.UUID, model_id: uuid.UUID) -> 
 
 async def optimize(
     runtime: Runtime, command: OptimizeRequest, *, org_id: uuid.UUID
-) -> tuple[repo.ModelRow, BudgetPlan]:
+) -> tuple[repo.ModelRow[AnalyzeRequest], BudgetPlan]:
     """Reallocate a budget under the model's posterior (expected or risk-averse)."""
     row = await model(runtime, org_id=org_id, model_id=command.model_id)
     archive = await repo.get_artifact(
@@ -140,7 +148,9 @@ async def optimize(
     return row, plan
 
 
-def _optimize(row: repo.ModelRow, posterior: bytes, command: OptimizeRequest) -> BudgetPlan:
+def _optimize(
+    row: repo.ModelRow[AnalyzeRequest], posterior: bytes, command: OptimizeRequest
+) -> BudgetPlan:
     if row.result.data.geos:
         raise DataError(
             "model_id",

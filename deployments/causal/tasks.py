@@ -75,7 +75,7 @@ async def execute_job(settings: Settings, org_id: uuid.UUID, job_id: uuid.UUID) 
 async def _execute(
     db: Database, settings: Settings, org_id: uuid.UUID, job_id: uuid.UUID
 ) -> str | None:
-    job = await repo.start_job(db, org_id=org_id, job_id=job_id)
+    job = await repo.start_job(db, org_id=org_id, job_id=job_id, request_type=AnalyzeRequest)
     if job is None:
         return None  # finished meanwhile (or deleted): nothing to do
     if job.dataset_id is None:
@@ -86,7 +86,7 @@ async def _execute(
         await repo.fail_job(db, org_id=org_id, job_id=job_id, error="the dataset was deleted")
         return None
     dataset, content = found
-    request = AnalyzeRequest.model_validate(job.request)
+    request = job.request
 
     loop = asyncio.get_running_loop()
     last_report = [0.0]

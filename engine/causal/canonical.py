@@ -50,8 +50,8 @@ class CanonicalDataset:
     source_columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     ignored_columns: tuple[str, ...] = ()
 
-    def summary(self) -> dict[str, object]:
-        """JSON-able description shown when a dataset is uploaded or listed."""
+    def summary(self) -> DatasetSummary:
+        """What is shown when a dataset is uploaded or listed, and stored with it."""
         totals = self.frame.select(
             [pl.col(f"{SPEND_PREFIX}{c}").sum().alias(f"spend:{c}") for c in self.channels]
             + [pl.col(k).sum().alias(f"kpi:{k}") for k in self.kpis]
@@ -60,26 +60,58 @@ class CanonicalDataset:
                 for c in self.attributed
             ]
         ).row(0, named=True)
-        return {
-            "columns": list(self.frame.columns),
-            "rows": self.frame.height,
-            "frequency": self.frequency,
-            "periods": self.periods,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "geos": list(self.geos),
-            "channels": list(self.channels),
-            "kpis": list(self.kpis),
-            "controls": list(self.controls),
-            "attributed": list(self.attributed),
-            "source_columns": dict(self.source_columns),
-            "ignored_columns": list(self.ignored_columns),
-            "totals": {
-                "spend": {c: float(totals[f"spend:{c}"]) for c in self.channels},
-                "kpi": {k: float(totals[f"kpi:{k}"]) for k in self.kpis},
-                "attributed": {c: float(totals[f"attributed:{c}"]) for c in self.attributed},
-            },
-        }
+        return DatasetSummary(
+            columns=tuple(self.frame.columns),
+            rows=self.frame.height,
+            frequency=self.frequency,
+            periods=self.periods,
+            start=self.start,
+            end=self.end,
+            geos=self.geos,
+            channels=self.channels,
+            kpis=self.kpis,
+            controls=self.controls,
+            attributed=self.attributed,
+            source_columns=dict(self.source_columns),
+            ignored_columns=self.ignored_columns,
+            totals=DatasetTotals(
+                spend={c: float(totals[f"spend:{c}"]) for c in self.channels},
+                kpi={k: float(totals[f"kpi:{k}"]) for k in self.kpis},
+                attributed={c: float(totals[f"attributed:{c}"]) for c in self.attributed},
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class DatasetTotals:
+    """Sums over every period (and geo) of the dataset."""
+
+    spend: dict[str, float]  # per channel
+    kpi: dict[str, float]  # per KPI column
+    attributed: dict[str, float]  # per channel with platform-claimed value
+
+
+# Keyword-only so that the fields keep the order of the stored and served JSON while the two
+# added later (absent from older stored summaries) have defaults.
+@dataclass(frozen=True, kw_only=True)
+class DatasetSummary:
+    """A validated dataset described: its shape, roles and totals (stored with the dataset as
+    JSON and returned by the API; ``latest_dataset_with_channels`` queries ``channels``)."""
+
+    columns: tuple[str, ...]  # of the canonical frame, in order
+    rows: int
+    frequency: Frequency
+    periods: int  # dates per geo
+    start: date
+    end: date
+    geos: tuple[str, ...]  # empty for a national dataset
+    channels: tuple[str, ...]
+    kpis: tuple[str, ...]
+    controls: tuple[str, ...]
+    attributed: tuple[str, ...]  # channels with platform-claimed value
+    source_columns: dict[str, str] = field(default_factory=dict)  # canonical -> uploaded name
+    ignored_columns: tuple[str, ...] = ()  # uploaded columns left out
+    totals: DatasetTotals
 
 
 def _where(frame: pl.DataFrame, index: int) -> str:

@@ -52,7 +52,7 @@ def stored(monkeypatch: pytest.MonkeyPatch) -> list[CanonicalDataset]:
             name=name,
             source=source,
             frequency=dataset.frequency,
-            summary=datasets.jsonable(dataset.summary()),
+            summary=dataset.summary(),
             content_sha256="0" * 64,
             created_at=datetime.now(UTC),
         )

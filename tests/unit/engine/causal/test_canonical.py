@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
 
 import polars as pl
 import pytest
 
-from engine.causal.canonical import canonicalise
+from engine.causal.canonical import DatasetTotals, canonicalise
 from engine.causal.data import DataError
 from engine.causal.tables import read_table, rows_to_frame
 from tests.unit.engine.causal.uploads import START, as_csv, set_cell, table
@@ -39,14 +38,21 @@ def test_csv_upload_becomes_canonical() -> None:
     assert dataset.frame["date"].dtype == pl.Date
     assert all(dataset.frame[c].dtype == pl.Float64 for c in dataset.frame.columns[1:])
     summary = dataset.summary()
-    assert json.loads(json.dumps(summary)) == summary
-    assert summary["totals"] == {
-        "spend": {"tv": 2400.0, "search": sum(50.5 + 3 * (i % 7) for i in range(20))},
-        "kpi": {"revenue": sum(1000.0 + 20 * i for i in range(20))},
-        "attributed": {"search": sum(75.0 + i for i in range(20))},
-    }
-    assert summary["frequency"] == "weekly"
-    assert summary["start"] == "2024-01-01"
+    assert summary.totals == DatasetTotals(
+        spend={"tv": 2400.0, "search": sum(50.5 + 3 * (i % 7) for i in range(20))},
+        kpi={"revenue": sum(1000.0 + 20 * i for i in range(20))},
+        attributed={"search": sum(75.0 + i for i in range(20))},
+    )
+    assert summary.columns == tuple(dataset.frame.columns)
+    assert (summary.rows, summary.periods) == (20, 20)
+    assert summary.frequency == "weekly"
+    assert (summary.start, summary.end) == (START, START + timedelta(weeks=19))
+    assert (summary.channels, summary.kpis, summary.controls) == (
+        ("tv", "search"),
+        ("revenue",),
+        ("price",),
+    )
+    assert (summary.attributed, summary.geos) == (("search",), ())
 
 
 def test_rows_are_sorted_and_daily_inferred() -> None:
