@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from numpyro.diagnostics import summary
 from numpyro.infer import NUTS
 
+from engine.causal import model
 from engine.causal.data import GeoMMMData, MMMData
 from engine.causal.model import Design, build_design, mmm_model
 from engine.causal.spec import ModelSpec
@@ -94,6 +95,7 @@ class Diagnostics:
     converged: bool
     message: str
     mean_steps: float = 0.0  # leapfrog steps per draw; high values mean a hard posterior
+    step_size: float = 0.0  # adapted leapfrog step size, mean over chains
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,7 @@ def _sampler(spec: ModelSpec, config: FitConfig, design: Design) -> _Sampler:
     leaves, structure = jax.tree.flatten(design)
     key = (
         repr(spec),
+        repr(model.PRIORS),
         config.warmup,
         config.target_accept,
         config.max_tree_depth,
@@ -300,8 +303,9 @@ def _run_stage(
 
 def _run_chains(
     design: Design, spec: ModelSpec, config: FitConfig, progress: Progress
-) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_], NDArray[np.int64]]:
-    """Draws grouped by chain (chains, draws, ...), divergences and steps (chains, draws)."""
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_], NDArray[np.int64], float]:
+    """Draws grouped by chain (chains, draws, ...), divergences and steps (chains, draws), and
+    the adapted step size (mean over chains)."""
     progress("compiling", 0.0)
     sampler = _sampler(spec, config, design)
     keys = jax.random.split(jax.random.PRNGKey(config.seed), config.chains)
@@ -346,7 +350,8 @@ def _run_chains(
         )
         for name, value in constrained.items()
     }
-    return grouped, np.asarray(diverging), np.asarray(steps)
+    step_size = float(np.mean([np.asarray(s.adapt_state.step_size) for s in states]))
+    return grouped, np.asarray(diverging), np.asarray(steps), step_size
 
 
 def _interval(draws: NDArray[np.float64]) -> tuple[float, float, float, float]:
@@ -374,7 +379,7 @@ def fit(
     """
     report = progress or _ignore
     design = build_design(data, spec)
-    grouped, diverging, steps = _run_chains(design, spec, config, report)
+    grouped, diverging, steps, step_size = _run_chains(design, spec, config, report)
 
     stats = summary({k: v for k, v in grouped.items() if k not in _DERIVED})
     max_rhat = float(max(np.nanmax(s["r_hat"]) for s in stats.values()))
@@ -404,6 +409,7 @@ def fit(
         converged=converged,
         message="converged" if converged else "NOT converged: " + "; ".join(problems),
         mean_steps=float(steps.mean()),
+        step_size=step_size,
     )
     incremental = flat["media"][:, :fit_periods, :].sum(axis=1) * design.kpi_scale
     channels = tuple(

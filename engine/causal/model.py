@@ -22,6 +22,7 @@ the quantities reported (``roas``, ``beta``, ``media``, ``baseline``) are determ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -33,6 +34,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax import Array
 from numpy.typing import NDArray
+from numpyro.distributions import constraints
 
 from engine.causal.data import GeoMMMData, MMMData
 from engine.causal.spec import ModelSpec
@@ -99,6 +101,31 @@ class Design:
     lift_window: Array  # (tests, periods) 1 inside the test window
     lift_value: Array  # (tests,) scaled incremental KPI (national)
     lift_se: Array  # (tests,) scaled standard error
+
+
+@dataclass(frozen=True)
+class Priors:
+    """The model's fixed priors (everything but ROAS, which the spec states). Scales are in the
+    design's units: spend relative to the channel's mean over the fit window, KPI relative to
+    its mean. A module constant rather than a spec field: they are the model's definition, not
+    an analyst's choice; ``bench/mmm_ablation.py`` swaps them to measure what each one costs,
+    and the sampler cache is keyed on them."""
+
+    adstock_alpha: tuple[float, float] = (2.0, 3.0)  # Beta(a, b)
+    weibull_shape: tuple[float, float] = (math.log(1.5), 0.5)  # LogNormal(loc, scale)
+    weibull_scale: tuple[float, float] = (math.log(2.0), 0.5)  # LogNormal(loc, scale)
+    half_saturation: tuple[float, float] = (0.0, 0.7)  # LogNormal(loc, scale)
+    hill_slope: tuple[float, float] = (math.log(1.5), 0.4)  # LogNormal(loc, scale)
+    logistic_lambda: tuple[float, float] = (0.0, 0.8)  # LogNormal(loc, scale)
+    intercept: tuple[float, float] = (0.5, 0.5)  # Normal(loc, scale)
+    trend: float = 0.5  # Normal(0, .)
+    trend_bend: float = 0.1  # Normal(0, .)
+    seasonality: float = 0.25  # Normal(0, .)
+    control: float = 0.25  # Normal(0, .)
+    sigma: float = 0.25  # HalfNormal(.)
+
+
+PRIORS = Priors()
 
 
 def trend_bends(periods: int, fit: int, knots: int) -> NDArray[np.float64]:
@@ -181,18 +208,18 @@ def media_response(design: Design, spec: ModelSpec, channels: int) -> Array:
     (geos, periods, channels), ``-inf`` where no spend has been carried."""
     with numpyro.plate("channel", channels):
         if spec.adstock == "geometric":
-            alpha = numpyro.sample("adstock_alpha", dist.Beta(2.0, 3.0))
+            alpha = numpyro.sample("adstock_alpha", dist.Beta(*PRIORS.adstock_alpha))
             weights = geometric_weights(alpha, spec.max_lag)
         else:
-            shape = numpyro.sample("adstock_shape", dist.LogNormal(jnp.log(1.5), 0.5))
-            scale = numpyro.sample("adstock_scale", dist.LogNormal(jnp.log(2.0), 0.5))
+            shape = numpyro.sample("adstock_shape", dist.LogNormal(*PRIORS.weibull_shape))
+            scale = numpyro.sample("adstock_scale", dist.LogNormal(*PRIORS.weibull_scale))
             weights = weibull_weights(shape, scale, spec.max_lag)
         carried = adstock(design.lagged, weights)
         if spec.saturation == "hill":
-            half = numpyro.sample("half_saturation", dist.LogNormal(0.0, 0.7))
-            slope = numpyro.sample("hill_slope", dist.LogNormal(jnp.log(1.5), 0.4))
+            half = numpyro.sample("half_saturation", dist.LogNormal(*PRIORS.half_saturation))
+            slope = numpyro.sample("hill_slope", dist.LogNormal(*PRIORS.hill_slope))
             return log_hill(carried, half, slope)
-        lam = numpyro.sample("logistic_lambda", dist.LogNormal(0.0, 0.8))
+        lam = numpyro.sample("logistic_lambda", dist.LogNormal(*PRIORS.logistic_lambda))
         return log_logistic(carried, lam)
 
 
@@ -244,10 +271,21 @@ def mmm_model(design: Design, spec: ModelSpec) -> None:
     numpyro.deterministic("beta", (beta * design.geo_weight[:, None]).sum(axis=0))
     media = numpyro.deterministic("media", (geo_media * to_national).sum(axis=0))
 
-    intercept = _per_geo(design, "intercept", dist.Normal(0.5, 0.5), geos)
+    # The sampler's coordinate is the KPI level the intercept and media explain together, not
+    # the intercept: the data pin that sum, and with the intercept sampled directly the
+    # posterior was a curved ridge (intercept + Σ exp(log ROAS)·const = level) whose curvature
+    # grew with ROAS. NUTS diverged in that tail, where the truth often lay, and needed
+    # small steps everywhere else. The change of variables is a shift (unit Jacobian), so the
+    # intercept's prior, added as a factor, is exactly the stated one.
+    first = design.first_observed
+    media_level = geo_media[:, first:fit].sum(axis=2).mean(axis=1)  # (geos,)
+    kpi_level = _per_geo(design, "kpi_level", dist.ImproperUniform(constraints.real, (), ()), geos)
+    intercept = kpi_level - (media_level if design.geo_level else media_level[0])
+    numpyro.deterministic("intercept", intercept)
+    numpyro.factor("intercept_prior", dist.Normal(*PRIORS.intercept).log_prob(intercept).sum())
     level = jnp.broadcast_to(jnp.atleast_1d(intercept)[:, None], design.kpi.shape)
     if spec.trend:
-        slope = _per_geo(design, "trend", dist.Normal(0.0, 0.5), geos)
+        slope = _per_geo(design, "trend", dist.Normal(0.0, PRIORS.trend), geos)
         trend_part = jnp.atleast_1d(slope)[:, None] * design.trend
         level = level + trend_part
         origin = jnp.atleast_1d(intercept) + jnp.atleast_1d(slope) * design.trend[0]
@@ -257,17 +295,17 @@ def mmm_model(design: Design, spec: ModelSpec) -> None:
         # Shared by all geos: a drift in demand is rarely local, and per-geo bends would
         # multiply parameters without data to pin them.
         with numpyro.plate("trend_bends", design.trend_bends.shape[1]):
-            bend = numpyro.sample("trend_bend", dist.Normal(0.0, 0.1))
+            bend = numpyro.sample("trend_bend", dist.Normal(0.0, PRIORS.trend_bend))
         drift = design.trend_bends @ bend
         level = level + drift
         origin = origin + drift[0]
     if design.fourier.shape[1]:
         with numpyro.plate("fourier_terms", design.fourier.shape[1]):
-            season = numpyro.sample("seasonality", dist.Normal(0.0, 0.25))
+            season = numpyro.sample("seasonality", dist.Normal(0.0, PRIORS.seasonality))
         level = level + design.fourier @ season
     if design.controls.shape[2]:
         with numpyro.plate("control", design.controls.shape[2]):
-            gamma = numpyro.sample("control_effect", dist.Normal(0.0, 0.25))
+            gamma = numpyro.sample("control_effect", dist.Normal(0.0, PRIORS.control))
         level = level + design.controls @ gamma
     baseline = (origin * design.geo_weight).sum()
     numpyro.deterministic("baseline", baseline if design.geo_level else origin[0])
@@ -276,9 +314,8 @@ def mmm_model(design: Design, spec: ModelSpec) -> None:
     if design.geo_level:
         numpyro.deterministic("geo_roas", geo_roas)
         numpyro.deterministic("geo_media", geo_media * to_national)
-    sigma = _per_geo(design, "sigma", dist.HalfNormal(0.25), geos)
+    sigma = _per_geo(design, "sigma", dist.HalfNormal(PRIORS.sigma), geos)
     noise = jnp.atleast_1d(sigma)[:, None]
-    first = design.first_observed
     with numpyro.plate("kpi_geo", geos, dim=-2), numpyro.plate("kpi_period", fit - first):
         numpyro.sample(
             "kpi", dist.Normal(geo_mu[:, first:fit], noise), obs=design.kpi[:, first:fit]
