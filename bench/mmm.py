@@ -22,8 +22,11 @@ import argparse
 import os
 import resource
 import time
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
 
 from engine.causal.inference import FitConfig, fit
 from engine.causal.model import trend_bends
@@ -52,12 +55,53 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _oracle_errors(sim: SimulatedMMM, spec: ModelSpec) -> list[float]:
-    """Absolute relative ROAS errors of an oracle: least squares that is handed each channel's
-    true contribution curve (its exact carry-over and saturation), so only the scale of each
-    curve is left to estimate, next to the model's own baseline terms (intercept, trend and its
-    bends, Fourier seasonality, controls). No fit of this data can expect to do much better;
-    the gap between the model and the oracle is what not knowing the curves costs."""
+@dataclass(frozen=True)
+class Dataset:
+    """One of the benchmark's simulated datasets and the model family fitted to it."""
+
+    index: int
+    adstock: AdstockKind
+    saturation: SaturationKind
+    noise: float
+    sim: SimulatedMMM
+    spec: ModelSpec
+
+
+def dataset(index: int, periods: int = 156, channels: int = 10) -> Dataset:
+    """The ``index``-th dataset of ``--datasets N``: variants and noise levels cycle, seed 100+i."""
+    adstock, saturation = VARIANTS[index % len(VARIANTS)]
+    noise = NOISE_LEVELS[index % len(NOISE_LEVELS)]
+    sim = simulate(
+        periods=periods,
+        channels=channels,
+        adstock=adstock,
+        saturation=saturation,
+        noise=noise,
+        seed=100 + index,
+    )
+    spec = ModelSpec(adstock=adstock, saturation=saturation)
+    return Dataset(index, adstock, saturation, noise, sim, spec)
+
+
+@dataclass(frozen=True)
+class OracleFit:
+    """Each channel's estimated scale of its true contribution curve (1 is exact) with an
+    ordinary least-squares confidence interval of ``mass`` (t quantiles, homoscedastic errors;
+    the simulator's noise is multiplicative and its baseline not exactly the oracle's, so this
+    interval is the textbook one, not a guaranteed one). ROAS estimate and interval are these
+    times the true ROAS over the fit window."""
+
+    scales: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+
+
+def oracle_fit(sim: SimulatedMMM, spec: ModelSpec, mass: float = 0.90) -> OracleFit:
+    """An oracle: least squares that is handed each channel's true contribution curve (its
+    exact carry-over and saturation), so only the scale of each curve is left to estimate, next
+    to the model's own baseline terms (intercept, trend and its bends, Fourier seasonality,
+    controls). No fit of this data can expect to do much better; the gap between the model and
+    the oracle is what not knowing the curves costs."""
     periods = sim.data.periods
     t = np.arange(periods)
     angles = 2 * np.pi * t[:, None] * np.arange(1, spec.seasonality_order + 1) / 52.18
@@ -73,8 +117,19 @@ def _oracle_errors(sim: SimulatedMMM, spec: ModelSpec) -> list[float]:
         ]
     )
     first = spec.max_lag if spec.unseen_history else 0  # the model's likelihood window
-    scales, *_ = np.linalg.lstsq(design[first:], sim.data.kpi[first:], rcond=None)
-    return [float(abs(s - 1.0)) for s in scales[: len(sim.data.channels)]]
+    x, y = design[first:], sim.data.kpi[first:]
+    scales, *_ = np.linalg.lstsq(x, y, rcond=None)
+    dof = x.shape[0] - x.shape[1]
+    sigma2 = float(np.sum((y - x @ scales) ** 2)) / dof
+    se = np.sqrt(sigma2 * np.diag(np.linalg.pinv(x.T @ x)))
+    half = stats.t.ppf(0.5 + mass / 2, dof) * se
+    k = len(sim.data.channels)
+    return OracleFit(scales[:k], scales[:k] - half[:k], scales[:k] + half[:k])
+
+
+def _oracle_errors(sim: SimulatedMMM, spec: ModelSpec) -> list[float]:
+    """Absolute relative ROAS errors of ``oracle_fit``."""
+    return [float(abs(s - 1.0)) for s in oracle_fit(sim, spec).scales]
 
 
 def _national(args: argparse.Namespace) -> None:
@@ -87,17 +142,9 @@ def _national(args: argparse.Namespace) -> None:
     walls: list[float] = []
     rhats: list[float] = []
     for index in range(args.datasets):
-        adstock, saturation = VARIANTS[index % len(VARIANTS)]
-        noise = NOISE_LEVELS[index % len(NOISE_LEVELS)]
-        sim = simulate(
-            periods=args.periods,
-            channels=args.channels,
-            adstock=adstock,
-            saturation=saturation,
-            noise=noise,
-            seed=100 + index,
-        )
-        spec = ModelSpec(adstock=adstock, saturation=saturation)
+        case = dataset(index, args.periods, args.channels)
+        adstock, saturation, noise = case.adstock, case.saturation, case.noise
+        sim, spec = case.sim, case.spec
         config = FitConfig(
             chains=args.chains,
             warmup=args.warmup,
