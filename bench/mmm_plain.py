@@ -14,8 +14,9 @@ plain case of the MMM literature (Jin et al. 2017; Meridian's and PyMC-Marketing
   8 weeks before the data (so the first weeks carry spend the data do not show), on even seeds
   with the data.
 - ``daily``: two years of days x 3 channels with nearly linear responses (half-saturation 3-6
-  times the mean carried spend, slope ``U(0.9, 1.2)``), a day-of-week profile and yearly
-  seasonality in the KPI, spend a little lower at weekends, promo days.
+  times the mean carried spend, slope ``U(0.9, 1.2)``), carry-over over 21 days with a daily
+  decay ``U(0.2, 0.8)``, a day-of-week profile and yearly seasonality in the KPI, spend a
+  little lower at weekends, promo days.
 
 The truth is defined as the model reports ROAS: the channel's contribution over the fit window
 (the periods the model's likelihood window and its ROAS deterministic run over: all periods
@@ -60,7 +61,8 @@ from engine.causal.data import MMMData
 from engine.causal.inference import FitConfig, FitResult, fit
 from engine.causal.spec import ModelSpec
 
-L_MAX = 8
+L_MAX = 8  # weeks of carry-over in the weekly generator
+DAILY_L_MAX = 21  # days of carry-over in the daily one
 Frequency = Literal["weekly", "daily"]
 PERIODS_PER_YEAR = {"weekly": 52.18, "daily": 365.25}
 FIRST_DATE = date(2022, 1, 3)  # a Monday
@@ -83,12 +85,14 @@ class PlainCase:
         return result
 
 
-def _geometric_carry(spend: NDArray[np.float64], alpha: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Normalised geometric carry-over over ``L_MAX`` periods, from zero before the series."""
-    weights = alpha[None, :] ** np.arange(L_MAX)[:, None]
+def _geometric_carry(
+    spend: NDArray[np.float64], alpha: NDArray[np.float64], l_max: int
+) -> NDArray[np.float64]:
+    """Normalised geometric carry-over over ``l_max`` periods, from zero before the series."""
+    weights = alpha[None, :] ** np.arange(l_max)[:, None]
     weights = weights / weights.sum(axis=0)
     carried = np.zeros_like(spend)
-    for lag in range(L_MAX):
+    for lag in range(l_max):
         carried[lag:] += weights[lag] * spend[: spend.shape[0] - lag]
     return carried
 
@@ -134,13 +138,15 @@ def _case(
     half_range: tuple[float, float],
     slope_range: tuple[float, float],
     noise_range: tuple[float, float],
+    alpha_range: tuple[float, float],
+    l_max: int,
     burn_in: int,
 ) -> PlainCase:
     rng = np.random.default_rng(seed)
     per_year = PERIODS_PER_YEAR[frequency]
     spend_all = _spend(rng, periods + burn_in, channels, frequency)
-    alpha = rng.uniform(0.1, 0.7, channels)
-    carried = _geometric_carry(spend_all, alpha)[burn_in:]
+    alpha = rng.uniform(*alpha_range, channels)
+    carried = _geometric_carry(spend_all, alpha, l_max)[burn_in:]
     spend = spend_all[burn_in:]
     relative = carried / carried.mean(axis=0)
     half = rng.uniform(*half_range, channels)
@@ -192,6 +198,8 @@ def weekly_case(periods: int, channels: int, seed: int) -> PlainCase:
         half_range=(0.7, 1.3),
         slope_range=(0.8, 2.5),
         noise_range=(0.02, 0.05),
+        alpha_range=(0.1, 0.7),
+        l_max=L_MAX,
         burn_in=L_MAX if seed % 2 else 0,
     )
 
@@ -206,7 +214,9 @@ def daily_case(seed: int) -> PlainCase:
         half_range=(3.0, 6.0),
         slope_range=(0.9, 1.2),
         noise_range=(0.05, 0.08),
-        burn_in=L_MAX if seed % 2 else 0,
+        alpha_range=(0.2, 0.8),
+        l_max=DAILY_L_MAX,
+        burn_in=DAILY_L_MAX if seed % 2 else 0,
     )
 
 
@@ -346,8 +356,9 @@ def plain(case: PlainCase, chains: int, warmup: int, samples: int, seed: int = 0
     spend_scale = data.spend.mean(axis=0)
     kpi_scale = float(data.kpi.mean())
     relative = data.spend / spend_scale
-    lagged = np.zeros((periods, L_MAX, len(data.channels)))
-    for lag in range(L_MAX):
+    l_max = L_MAX if case.frequency == "weekly" else DAILY_L_MAX
+    lagged = np.zeros((periods, l_max, len(data.channels)))
+    for lag in range(l_max):
         lagged[lag:, lag] = relative[: periods - lag]
     fourier = _fourier(periods, PERIODS_PER_YEAR[case.frequency], 2)
     if case.frequency == "daily":
