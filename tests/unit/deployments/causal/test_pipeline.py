@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import uuid
-from dataclasses import dataclass
-from datetime import date
 
-import numpy as np
 import pytest
 
 from deployments.causal.pipeline import (
     build_spec,
     default_holdout,
-    jsonable,
     search_candidates,
 )
 from deployments.causal.schemas import AnalyzeRequest, VariantSearchIn
@@ -71,30 +66,6 @@ def test_variant_candidates_cover_the_grid_once_each() -> None:
     assert len(candidates) == 4
     assert len({label for label, _ in candidates}) == 4
     assert {spec.holdout_periods for _, spec in candidates} == {8}
-
-
-def test_jsonable_turns_numpy_dates_and_nan_into_json() -> None:
-    @dataclass(frozen=True)
-    class Row:
-        when: date
-        value: float
-        values: tuple[float, ...]
-
-    out = jsonable(
-        {
-            "row": Row(date(2024, 1, 5), math.nan, (np.float32(1.5), 2.0)),
-            "n": np.int64(3),
-            "ok": np.bool_(True),
-            "a": np.arange(2),
-        }
-    )
-    assert out == {
-        "row": {"when": "2024-01-05", "value": None, "values": [1.5, 2.0]},
-        "n": 3,
-        "ok": True,
-        "a": [0, 1],
-    }
-    json.dumps(out, allow_nan=False)
 
 
 def test_fingerprint_ignores_the_dataset_id_but_not_content_or_request() -> None:
