@@ -193,7 +193,7 @@ class _Sampler:
             partial(mmm_model, spec=spec),
             target_accept_prob=config.target_accept,
             max_tree_depth=(config.warmup_tree_depth, config.max_tree_depth),
-            dense_mass=config.dense_mass,
+            dense_mass=_mass_structure(config, design, spec),
         )
         warmup = config.warmup
         kernel = self.kernel
@@ -234,6 +234,14 @@ class _Sampler:
                 compiled: Runner = jax.jit(run).lower(self._prototype, design).compile()
                 self._runners[length] = compiled
             return self._runners[length]
+
+
+def _mass_structure(config: FitConfig, design: Design, spec: ModelSpec) -> bool | list[Any]:
+    """Dense over every site for national models; for geo panels dense over the shared sites
+    only (see ``model.dense_mass_sites``), so the adapted matrix stays estimable."""
+    if not config.dense_mass or not design.geo_level:
+        return config.dense_mass
+    return [model.dense_mass_sites(design, spec)]
 
 
 # Samplers by everything that shapes the program (never by data values), so repeated fits in

@@ -203,6 +203,41 @@ def build_design(data: MMMData | GeoMMMData, spec: ModelSpec) -> Design:
     )
 
 
+def dense_mass_sites(design: Design, spec: ModelSpec) -> tuple[str, ...]:
+    """The sampled sites every geo shares: national ROAS, curve shapes, trend bends,
+    seasonality, control effects and the geo spread. A geo panel's mass matrix is dense over
+    these and diagonal over the per-geo sites (levels, trends, noise, ROAS deviations).
+
+    A dense matrix over every site of a panel is estimated from the few hundred draws of
+    warm-up's last window: for 10 geos x 10 channels that is about 200 dimensions, and a
+    covariance of 200 dimensions from some 500 autocorrelated draws is mostly noise (its
+    eigenvalues spread by an order of magnitude where the truth has none). NUTS then took
+    small steps for the shrunk directions and ~1,000 of them per draw to cross the inflated
+    ones (bench/mmm_geo.py). The shared sites are the correlated ones; per-geo sites are
+    nearly independent given them."""
+    channels = design.lagged.shape[3]
+    sites = ["roas_z"]
+    if spec.roas_pooling > 0 and channels > 1:
+        sites.append("roas_shared")
+    if spec.adstock == "geometric":
+        sites.append("adstock_alpha")
+    else:
+        sites += ["adstock_shape", "adstock_scale"]
+    if spec.saturation == "hill":
+        sites += ["half_saturation", "hill_slope"]
+    else:
+        sites.append("logistic_lambda")
+    if design.trend_bends.shape[1]:
+        sites.append("trend_bend")
+    if design.fourier.shape[1]:
+        sites.append("seasonality")
+    if design.controls.shape[2]:
+        sites.append("control_effect")
+    if design.geo_level:
+        sites.append("geo_roas_spread")
+    return tuple(sites)
+
+
 def media_response(design: Design, spec: ModelSpec, channels: int) -> Array:
     """Sample the adstock and saturation parameters; return the log of the saturation curves,
     (geos, periods, channels), ``-inf`` where no spend has been carried."""
@@ -234,8 +269,11 @@ def _geo_roas(design: Design, spec: ModelSpec, channels: int, geos: int) -> Arra
     log_roas = design.roas_log_mean + design.roas_log_sd * unit
     if not design.geo_level:
         return jnp.exp(log_roas)[None, :]
-    with numpyro.plate("channel_geo_spread", channels):
-        spread = numpyro.sample("geo_roas_spread", dist.HalfNormal(spec.geo_roas_spread))
+    # One spread for all channels, not one each: ten geos cannot pin a channel's own spread,
+    # and a spread the data leave loose makes the non-centred deviations a funnel (each
+    # deviation's scale moves with it), which NUTS crossed with hundreds of steps per draw.
+    # Pinned by every geo x channel deviation at once, one spread is nearly a constant.
+    spread = numpyro.sample("geo_roas_spread", dist.HalfNormal(spec.geo_roas_spread))
     with numpyro.plate("geo_roas_geo", geos, dim=-2), numpyro.plate("geo_roas_ch", channels):
         deviation = numpyro.sample("geo_roas_z", dist.Normal(0.0, 1.0))
     return jnp.exp(log_roas + spread * deviation)

@@ -75,9 +75,10 @@ class ModelSpec:
       instead of being pulled back to it. Channels of one business share margins and KPI
       units, hence the default 0.5; 0 makes channels a priori independent. (A learnt weight
       makes the posterior curved enough to need several times more leapfrog steps.)
-    - ``geo_roas_spread``: for geo panels, the scale of the half-normal prior on how much a
-      channel's log ROAS varies between geos (0.3: geos typically within ±30 % of the
-      national ROAS); smaller pools geos harder.
+    - ``geo_roas_spread``: for geo panels, the scale of the half-normal prior on how much
+      channels' log ROAS varies between geos (0.3: geos typically within ±30 % of the
+      national ROAS); smaller pools geos harder. The spread is learnt once for all channels
+      (see ``engine/causal/model.py``).
     """
 
     adstock: AdstockKind = "geometric"

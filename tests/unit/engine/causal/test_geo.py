@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
+from jax.random import PRNGKey
+from numpyro.infer.util import initialize_model
 
 from engine.causal.data import DataError, GeoMMMData
 from engine.causal.inference import FitConfig, fit
+from engine.causal.model import build_design, dense_mass_sites, mmm_model
 from engine.causal.simulate import simulate_geo
 from engine.causal.spec import ModelSpec
 
@@ -87,3 +92,19 @@ def test_geo_hierarchy_recovers_national_and_geo_roas() -> None:
     incremental = samples["media"][:, : result.fit_periods].sum(axis=1) * result.kpi_scale
     np.testing.assert_allclose(incremental / fit_spend.sum(axis=0), samples["roas"], rtol=1e-3)
     assert result.diagnostics.r2 > 0.8
+
+
+@pytest.mark.parametrize("spec", [ModelSpec(), ModelSpec(adstock="weibull", saturation="logistic")])
+def test_a_panel_mass_matrix_is_dense_over_exactly_the_shared_sites(spec: ModelSpec) -> None:
+    # Every site named must be a sampled site of the model (numpyro would ignore a typo and
+    # leave that site diagonal), and no per-geo site may be in the dense block.
+    sim = simulate_geo(geos=3, periods=40, channels=2, seed=1)
+    design = build_design(sim.data, spec)
+    model = partial(mmm_model, spec=spec)
+    trace = initialize_model(PRNGKey(0), model, model_args=(design,)).model_trace
+    sampled = {name for name, site in trace.items() if site["type"] == "sample"}
+    sampled -= {name for name, site in trace.items() if site.get("is_observed")}
+    dense = set(dense_mass_sites(design, spec))
+    per_geo = {"kpi_level", "trend", "sigma", "geo_roas_z"}
+    assert dense <= sampled
+    assert dense == sampled - per_geo
