@@ -115,17 +115,24 @@ class ModelSpecIn(_Request):
     """The model's choices; defaults suit weekly data. See engine.causal.spec.ModelSpec."""
 
     adstock: Literal["geometric", "weibull"] = "geometric"
-    max_lag: int = Field(default=8, ge=1, le=52)
+    max_lag: int | None = Field(
+        default=None,
+        ge=1,
+        le=52,
+        description="carry-over length in periods; default 8 for weekly data, 21 for daily",
+    )
     saturation: Literal["hill", "logistic"] = "hill"
     roas_prior: RoasPriorIn = RoasPriorIn(median=1.0)
     channel_roas_priors: dict[ChannelName, RoasPriorIn] = Field(default_factory=dict)
     trend: bool = True
     seasonality_order: int = Field(default=2, ge=0, le=10)
-    holdout_periods: int | None = Field(
-        default=None,
+    holdout_periods: int = Field(
+        default=0,
         ge=0,
         le=520,
-        description="periods held out to score out-of-sample error; default 10 % (max 13)",
+        description="the last periods left out of the fit and scored out of sample "
+        "(`diagnostics.holdout_mape`); default 0: every period is fitted, so answers about "
+        "the latest periods come from their data rather than from extrapolation",
     )
 
 

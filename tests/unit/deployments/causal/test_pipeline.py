@@ -9,7 +9,6 @@ import pytest
 
 from deployments.causal.pipeline import (
     build_spec,
-    default_holdout,
     search_candidates,
 )
 from deployments.causal.schemas import AnalyzeRequest, VariantSearchIn
@@ -22,10 +21,11 @@ def request(**extra: object) -> AnalyzeRequest:
     return AnalyzeRequest.model_validate({"dataset_id": str(uuid.uuid4()), **extra})
 
 
-def test_holdout_defaults_to_a_tenth_capped_at_a_quarter() -> None:
-    assert default_holdout(60) == 6
-    assert default_holdout(156) == 13
-    assert default_holdout(1000) == 13
+def test_defaults_fit_every_period_with_a_carry_over_length_for_the_frequency() -> None:
+    weekly, daily = build_spec(request(), "weekly", 156), build_spec(request(), "daily", 730)
+    assert (weekly.holdout_periods, weekly.max_lag) == (0, 8)
+    assert (daily.holdout_periods, daily.max_lag) == (0, 21)
+    assert build_spec(request(spec={"holdout_periods": 13}), "weekly", 156).holdout_periods == 13
 
 
 def test_spec_follows_the_request_and_the_data_frequency() -> None:
@@ -43,7 +43,7 @@ def test_spec_follows_the_request_and_the_data_frequency() -> None:
     )
     assert (spec.adstock, spec.saturation, spec.max_lag) == ("weibull", "logistic", 6)
     assert spec.seasonality_period == 365.25
-    assert spec.holdout_periods == 13
+    assert spec.holdout_periods == 0
     assert spec.prior_for("tv").median == 2.0
     assert spec_from_dict(json.loads(json.dumps(spec_to_dict(spec)))) == spec
 
