@@ -61,7 +61,9 @@ class Variant:
 
 VARIANTS: dict[str, Variant] = {
     "defaults": Variant(),
-    "api": Variant(holdout=True, calendar=True),
+    # The API's defaults before issue 12 (a 10 % holdout, max 13, and the calendar controls);
+    # since then it fits every period, and daily data get 21 lags ("calendar-lag-21").
+    "holdout-calendar": Variant(holdout=True, calendar=True),
     "calendar": Variant(calendar=True),
     "holdout": Variant(holdout=True),
     "logistic": Variant(spec={"saturation": "logistic"}),
@@ -85,6 +87,9 @@ VARIANTS: dict[str, Variant] = {
     "season-3": Variant(spec={"seasonality_order": 3}),
     "lag-4": Variant(spec={"max_lag": 4}),
     "lag-13": Variant(spec={"max_lag": 13}),
+    "lag-21": Variant(spec={"max_lag": 21}),
+    "lag-28": Variant(spec={"max_lag": 28}),
+    "calendar-lag-21": Variant(spec={"max_lag": 21}, calendar=True),
     "accept-0.8": Variant(config={"target_accept": 0.8}),
     "accept-0.9": Variant(config={"target_accept": 0.9}),
     "diag-mass": Variant(config={"dense_mass": False}),

@@ -105,6 +105,7 @@ def _fit_panel(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         warmup=args.warmup,
         samples=args.samples,
         parallel_chains=args.parallel_chains,
+        warmup_tree_depth=args.warmup_tree_depth or FitConfig.warmup_tree_depth,
     )
     with _Recorder() as recorder:
         started = time.perf_counter()
@@ -132,6 +133,7 @@ def _fit_panel(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "chains": args.chains,
         "warmup": args.warmup,
         "samples": args.samples,
+        "warmup_tree_depth": config.warmup_tree_depth,
         "wall_s": ended - started,
         "compile_s": stages.get("warmup", ended) - stages.get("compiling", started),
         "warmup_s": stages.get("sampling", ended) - stages.get("warmup", started),
@@ -185,6 +187,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--parallel-chains", type=int, default=None)
+    parser.add_argument("--warmup-tree-depth", type=int, default=None)
     parser.add_argument("--jsonl", type=Path, help="append one JSON line per panel")
     args = parser.parse_args()
     print(

@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -107,6 +108,7 @@ def run_worker(python: str, worker: str, csv: Path, config: dict[str, Any]) -> d
     config_path.write_text(json.dumps(config))
     out_path.unlink(missing_ok=True)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}  # TensorFlow's start-up chatter
+    children_cpu = _children_cpu_s()
     started = time.perf_counter()
     completed = subprocess.run(  # our own worker script, our own arguments
         [python, str(PEERS / worker), str(csv), str(config_path), str(out_path)],
@@ -122,19 +124,28 @@ def run_worker(python: str, worker: str, csv: Path, config: dict[str, Any]) -> d
         raise RuntimeError(f"{worker} exited {completed.returncode}:\n{tail}")
     result: dict[str, Any] = json.loads(out_path.read_text())
     result["process_wall_s"] = process_wall
+    result["cpu_s"] = _children_cpu_s() - children_cpu
     return result
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system, all threads) of the waited-for child processes so far: a
+    fit's cost that, unlike its wall time, another load on the machine barely changes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _fit_liftos(case: Dataset, config: dict[str, Any]) -> dict[str, Any]:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = fit(case.sim.data, case.spec, FitConfig(**config))
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     if result.fit_periods != case.sim.data.periods:
         raise RuntimeError("LiftOS held periods out; the truth is over all periods")
     d = result.diagnostics
     return {
         "wall_s": wall,
         "process_wall_s": wall,
+        "cpu_s": cpu,
         "max_rhat": d.max_rhat,
         "divergences": d.divergences,
         "median": [r.median for r in result.roas],
@@ -219,11 +230,13 @@ def print_tables(payload: dict[str, Any]) -> None:
         )
     print(
         "\nsummary: 90 % intervals; width = median (upper - lower) / true ROAS; "
-        "fit s excludes start-up, process s includes it"
+        "fit s excludes start-up, process s includes it; CPU s = user + system seconds of the "
+        "fit's process, start-up included for the peers (fair when the machine was shared: "
+        "see each fit's load_average)"
     )
     print(
         f"{'method':15} {'fits':>4} {'chan.':>5} {'med.err':>7} {'coverage':>8} {'width':>6} "
-        f"{'fit s med':>9} {'fit s tot':>9} {'proc s tot':>10} {'max R-hat':>9} "
+        f"{'fit s med':>9} {'fit s tot':>9} {'proc s tot':>10} {'CPU s med':>9} {'max R-hat':>9} "
         f"{'div tot':>7} {'div max':>7}  settings"
     )
     for method in METHODS:
@@ -235,12 +248,14 @@ def print_tables(payload: dict[str, Any]) -> None:
         errors = [e for m in ms for e in m["error"]]
         widths = [w for m in ms for w in m["width"]]
         walls = [f["wall_s"] for f in chosen]
+        cpus = [f["cpu_s"] for f in chosen if "cpu_s" in f]
         rhats = [f["max_rhat"] for f in chosen if f["max_rhat"] is not None]
         divs = [f["divergences"] for f in chosen if f["divergences"] is not None]
         print(
             f"{method:15} {len(chosen):>4} {len(covered):>5} {np.median(errors):>7.1%} "
             f"{np.mean(covered):>8.1%} {np.median(widths):>6.2f} {np.median(walls):>9.1f} "
             f"{np.sum(walls):>9.1f} {sum(f['process_wall_s'] for f in chosen):>10.1f} "
+            f"{_fmt(np.median(cpus) if cpus else None, '9.1f'):>9} "
             f"{_fmt(max(rhats) if rhats else None, '9.3f'):>9} "
             f"{_fmt(sum(divs) if divs else None, 'd'):>7} "
             f"{_fmt(max(divs) if divs else None, 'd'):>7}  {chosen[0]['settings']}"
