@@ -11,8 +11,10 @@ KPI carries over spend from before the data, which the model cannot see.
 
 Geo panels (``GeoMMMData``) share the channels' carry-over and saturation shapes, seasonality
 and control effects; each geo has its own baseline, trend and noise scale, and its own ROAS
-per channel, pooled towards the national one: ``log ROAS_gc = log ROAS_c + τ_c · z_gc``
-(non-centred, so weakly identified geos do not create a funnel). National data are the same
+per channel, pooled towards the national one: ``log ROAS_gc = log ROAS_c + τ · z_gc``
+(non-centred, so weakly identified geos do not create a funnel; one spread τ for all
+channels). The mass matrix of a panel is dense over the shared sites only
+(:func:`dense_mass_sites`). National data are the same
 model with one geo and no geo ROAS deviations, so both paths share one implementation.
 
 The sampler sees only unit-scale, unconstrained-friendly quantities (standard-normal ROAS
