@@ -212,8 +212,9 @@ def dense_mass_sites(design: Design, spec: ModelSpec) -> tuple[str, ...]:
 
     A dense matrix over every site of a panel is estimated from the few hundred draws of
     warm-up's last window: for 10 geos x 10 channels that is about 200 dimensions, and a
-    covariance of 200 dimensions from some 500 autocorrelated draws is mostly noise (its
-    eigenvalues spread by an order of magnitude where the truth has none). NUTS then took
+    covariance of 200 dimensions from some 500 autocorrelated draws is mostly noise (even for
+    independent draws of an identity covariance, Marchenko-Pastur spreads such an estimate's
+    eigenvalues over a factor of about 20). NUTS then took
     small steps for the shrunk directions and ~1,000 of them per draw to cross the inflated
     ones (bench/mmm_geo.py). The shared sites are the correlated ones; per-geo sites are
     nearly independent given them."""
@@ -273,8 +274,9 @@ def _geo_roas(design: Design, spec: ModelSpec, channels: int, geos: int) -> Arra
         return jnp.exp(log_roas)[None, :]
     # One spread for all channels, not one each: ten geos cannot pin a channel's own spread,
     # and a spread the data leave loose makes the non-centred deviations a funnel (each
-    # deviation's scale moves with it), which NUTS crossed with hundreds of steps per draw.
-    # Pinned by every geo x channel deviation at once, one spread is nearly a constant.
+    # deviation's scale moves with it). Pinned by every geo x channel deviation at once, one
+    # spread is nearly a constant. (The geo fits' speed came from the mass matrix, not from
+    # this: with it alone a panel still took ~900 steps per draw; see dense_mass_sites.)
     spread = numpyro.sample("geo_roas_spread", dist.HalfNormal(spec.geo_roas_spread))
     with numpyro.plate("geo_roas_geo", geos, dim=-2), numpyro.plate("geo_roas_ch", channels):
         deviation = numpyro.sample("geo_roas_z", dist.Normal(0.0, 1.0))
