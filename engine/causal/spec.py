@@ -57,7 +57,11 @@ class ModelSpec:
       window (0: a straight line). Real baselines drift (growth, distribution, competition);
       a straight line leaves that drift in the residuals, where slowly varying media soak it
       up and their ROAS goes wrong. The bends are orthogonal to the line and modest (prior sd
-      0.1 of the mean KPI each); the trend stays flat beyond the fit window.
+      0.1 of the mean KPI each); the trend stays flat beyond the fit window. Four knots (two
+      bends) rather than six: at 4 x (1000 + 1000) they cut the median ROAS error from 30.7 %
+      to 29.4 % on bench/mmm.py's 20 datasets and from 17.7 % to 14.3 % on 12 plain 104-week
+      datasets (bench/mmm_ablation.py); a straight line did better on the first (28.2 %) and
+      worse on the second (18.2 %), with 11 divergences where four knots had 1.
     - ``seasonality_order`` Fourier pairs with ``seasonality_period``
       (periods per year: 52.18 for weekly data, 365.25 for daily).
     - ``unseen_history``: the data start after advertising did, so spend before the first
@@ -89,7 +93,7 @@ class ModelSpec:
         default_factory=lambda: MappingProxyType({})
     )
     trend: bool = True
-    trend_knots: int = 6
+    trend_knots: int = 4
     seasonality_order: int = 2
     seasonality_period: float = 52.18
     holdout_periods: int = 0
