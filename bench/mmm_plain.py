@@ -59,12 +59,11 @@ from numpyro.infer import MCMC, NUTS
 from engine.calendar import calendar_controls
 from engine.causal.data import MMMData
 from engine.causal.inference import FitConfig, FitResult, fit
-from engine.causal.spec import ModelSpec
+from engine.causal.spec import DEFAULT_MAX_LAG, PERIODS_PER_YEAR, ModelSpec
 
 L_MAX = 8  # weeks of carry-over in the weekly generator
 DAILY_L_MAX = 21  # days of carry-over in the daily one
 Frequency = Literal["weekly", "daily"]
-PERIODS_PER_YEAR = {"weekly": 52.18, "daily": 365.25}
 FIRST_DATE = date(2022, 1, 3)  # a Monday
 
 
@@ -259,9 +258,6 @@ class Estimate:
     def widths(self) -> NDArray[np.float64]:
         result: NDArray[np.float64] = (self.upper - self.lower) / self.truth
         return result
-
-
-API_MAX_LAG = {"weekly": 8, "daily": 21}  # deployments/causal/pipeline.py DEFAULT_MAX_LAG
 
 
 def default_holdout(periods: int) -> int:
@@ -469,7 +465,8 @@ def main() -> None:
                     estimates.append(plain(case, args.chains, args.warmup, args.samples))
                 else:
                     api = estimator == "liftos-api"
-                    spec = ModelSpec(max_lag=API_MAX_LAG[case.frequency]) if api else ModelSpec()
+                    lag = DEFAULT_MAX_LAG[case.frequency] if api else ModelSpec.max_lag
+                    spec = ModelSpec(max_lag=lag)
                     estimate, _ = liftos(case, spec, config, holdout=False, calendar=api)
                     estimates.append(estimate)
             print(summary_row(estimator, estimates, list(oracle)), flush=True)

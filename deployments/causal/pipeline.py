@@ -29,14 +29,13 @@ from engine.causal.persist import dump_posterior
 from engine.causal.report import render_charts, render_html
 from engine.causal.results import FittedData, ModelResult, VariantRow
 from engine.causal.selection import ModelInput, to_geo_panel, to_model_input
-from engine.causal.spec import ModelSpec, RoasPrior
+from engine.causal.spec import DEFAULT_MAX_LAG, PERIODS_PER_YEAR, ModelSpec, RoasPrior
 from engine.causal.storage import from_parquet
 from engine.causal.window import WindowAnswer, window_answer
 
 ProgressFn = Callable[[str, float], None]
 
 # Periods per year, for the Fourier seasonality of each data frequency.
-SEASONALITY_PERIOD = {"weekly": 52.18, "daily": 365.25}
 POSTERIOR_ARTIFACT = "posterior.npz"
 REPORT_ARTIFACT = "report.html"
 
@@ -66,13 +65,6 @@ class AnalysisOutcome:
     spec: ModelSpec
     result: ModelResult
     artifacts: tuple[Artifact, ...]
-
-
-# Carry-over lengths by data frequency when the request names none: two months of weeks, three
-# weeks of days. Daily data with the weekly default cut carry-over at 8 days; on the daily
-# plain datasets (bench/mmm_ablation.py, 21-day true carry-over) 21 lags cut the median ROAS
-# error from 7.6 % to 6.3 % (with the calendar controls; docs/causal.md, ablation).
-DEFAULT_MAX_LAG = {"weekly": 8, "daily": 21}
 
 
 @dataclass(frozen=True)
@@ -218,7 +210,7 @@ def build_spec(request: AnalyzeRequest, frequency: str, periods: int) -> ModelSp
             },
             trend=options.trend,
             seasonality_order=options.seasonality_order,
-            seasonality_period=SEASONALITY_PERIOD[frequency],
+            seasonality_period=PERIODS_PER_YEAR[frequency],
             holdout_periods=holdout,
         )
     except ValueError as exc:
