@@ -89,15 +89,3 @@ class Product:
     def __post_init__(self) -> None:
         # Frozen all the way down: records are shared between stages and threads.
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
-
-    def text(self) -> str:
-        """What a retriever indexes: title, then attributes, highlights and description."""
-        parts = [self.title]
-        if self.brand and self.brand.lower() not in self.title.lower():
-            parts.append(self.brand)
-        parts.extend(f"{key} {value}" for key, value in self.attributes.items())
-        parts.extend(self.highlights)
-        if self.product_type:
-            parts.append(self.product_type.replace(">", " "))
-        parts.append(self.description)
-        return "\n".join(part for part in parts if part)
