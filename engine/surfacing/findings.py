@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Literal
 
 from engine.surfacing.product import Product
@@ -48,7 +47,8 @@ class Fix:
     generated: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "changes", MappingProxyType(dict(self.changes)))
+        # A private plain copy (serialisable; see Product.__post_init__).
+        object.__setattr__(self, "changes", dict(self.changes))
 
     def apply(self, product: Product) -> Product:
         """The product with this fix applied (a new record; the input is unchanged)."""

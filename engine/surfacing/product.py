@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Literal
 
 Availability = Literal["in_stock", "out_of_stock", "preorder", "backorder"]
@@ -87,5 +86,7 @@ class Product:
     line: int | None = None
 
     def __post_init__(self) -> None:
-        # Frozen all the way down: records are shared between stages and threads.
-        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+        # A private copy, so a caller's later changes to its dict do not reach the record. A
+        # plain dict rather than a read-only proxy: records are serialised (pydantic, JSON) at
+        # the API and storage boundaries, which proxies are not; no stage mutates a record.
+        object.__setattr__(self, "attributes", dict(self.attributes))
