@@ -1,0 +1,365 @@
+"""An audit of a catalog, stage by stage, as plain functions over batches of products.
+
+1. :class:`Examiner` (per product, batchable, stateful: it holds the taxonomy and the
+   categoriser): language, category, feed checklist, manipulation lint, reviews, and the
+   product's intent queries.
+2. :func:`assess` (over the whole catalog, the competitive set): each product's rank for its
+   own intents and the merchant's queries under BM25, dense and hybrid retrieval; every
+   mechanical fix applied to its product alone and measured; scores; the catalog summary.
+
+The Ray Data pipeline (``deployments.surfacing.pipeline``) runs stage 1 with ``map_batches``
+and the embedding as its own stage; everything here also runs in one process (tests, CLI).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from engine.surfacing.categories import Categoriser, CategoryAssignment, categorise_findings
+from engine.surfacing.checklist import check_catalog, check_product
+from engine.surfacing.clicks import click_share
+from engine.surfacing.findings import Finding
+from engine.surfacing.fixes import expected_gain, measure_fix
+from engine.surfacing.languages import ENGLISH_ONLY_CHECKS, detect_language
+from engine.surfacing.manipulation import lint_product
+from engine.surfacing.product import Product
+from engine.surfacing.queries import IntentQuery, MerchantQuery, intent_queries
+from engine.surfacing.report import rank_bucket
+from engine.surfacing.results import (
+    RETRIEVERS,
+    AspectView,
+    AuditSummary,
+    CategoryView,
+    FixHighlight,
+    MeasuredFix,
+    ProductAudit,
+    QueryRank,
+    RetrieverFindability,
+    ReviewsView,
+    ScoreComponents,
+)
+from engine.surfacing.retrieval import CatalogIndex, FindabilityReport, audit_findability
+from engine.surfacing.scoring import (
+    completeness_component,
+    composite,
+    feed_quality_component,
+    findability_component,
+    intent_coverage_component,
+)
+from engine.surfacing.sentiment import ReviewAnalysis, analyse_reviews, review_findings
+from engine.surfacing.specs import required_attributes
+from engine.surfacing.taxonomy import Taxonomy, google_taxonomy
+from memory.embedding import Embedder
+
+Progress = Callable[[str, int, float], None]  # stage, products done, fraction of the audit
+MAX_FIXES_PER_PRODUCT = 3
+DEFAULT_MEASURED_FIXES = 5_000  # products whose fixes are measured, highest value first
+
+
+@dataclass(frozen=True)
+class Examination:
+    """What stage 1 learnt about one product."""
+
+    product: Product
+    language: str | None
+    assignment: CategoryAssignment
+    findings: tuple[Finding, ...]
+    reviews: ReviewsView | None
+    intents: tuple[IntentQuery, ...]
+
+
+def _reviews_view(analysis: ReviewAnalysis) -> ReviewsView:
+    return ReviewsView(
+        supported=analysis.language_supported,
+        reviews=analysis.reviews,
+        mean_sentiment=analysis.mean_compound,
+        positive_share=analysis.positive_share,
+        negative_share=analysis.negative_share,
+        aspects=tuple(
+            AspectView(
+                aspect=a.aspect,
+                mentions=a.mentions,
+                mean_sentiment=a.mean_compound,
+                positive=a.positive,
+                negative=a.negative,
+            )
+            for a in analysis.aspects
+        ),
+    )
+
+
+class Examiner:
+    """Stage 1, for batches of products. Built once per worker: the categoriser indexes the
+    taxonomy when it is made."""
+
+    def __init__(self, taxonomy: Taxonomy | None = None, embedder: Embedder | None = None) -> None:
+        self.taxonomy = taxonomy or google_taxonomy()
+        self.categoriser = Categoriser(self.taxonomy, embedder)
+
+    def examine(self, products: Sequence[Product]) -> list[Examination]:
+        assignments = self.categoriser.assign(products)
+        examined: list[Examination] = []
+        for product, assignment in zip(products, assignments, strict=True):
+            text = " ".join((product.title, product.description))
+            language = detect_language(text).code
+            checks_language = language or "en"
+            suggested = assignment.node if assignment.disagrees or not assignment.declared else None
+            findings = [
+                *check_product(
+                    product,
+                    taxonomy=self.taxonomy,
+                    language=checks_language,
+                    suggested_category=suggested,
+                ),
+                *lint_product(product, language=checks_language),
+                *categorise_findings(product, assignment),
+            ]
+            reviews = None
+            if product.reviews is not None and product.reviews.texts:
+                analysis = analyse_reviews(product, language=checks_language)
+                findings.extend(review_findings(product, analysis))
+                reviews = _reviews_view(analysis)
+            category_name = assignment.node.name if assignment.node is not None else None
+            examined.append(
+                Examination(
+                    product=product,
+                    language=language,
+                    assignment=assignment,
+                    findings=tuple(findings),
+                    reviews=reviews,
+                    intents=intent_queries(product, category_name=category_name),
+                )
+            )
+        return examined
+
+
+def _category_view(assignment: CategoryAssignment) -> CategoryView:
+    node, declared = assignment.node, assignment.declared
+    return CategoryView(
+        node_id=node.id if node else None,
+        path=node.full_path if node else None,
+        confidence=assignment.confidence,
+        declared_id=declared.id if declared else None,
+        declared_path=declared.full_path if declared else None,
+        disagrees=assignment.disagrees,
+    )
+
+
+def _value(product: Product) -> float:
+    """What a rank change of this product is worth relative to others: price x velocity when
+    known, else price, else 1 (used only to choose which products' fixes to measure first)."""
+    price = product.price or 0.0
+    return price * (product.sales_velocity or 1.0) if price else 1.0
+
+
+def assess(
+    examinations: Sequence[Examination],
+    index: CatalogIndex,
+    *,
+    merchant_queries: Sequence[MerchantQuery] = (),
+    measured_fixes: int = DEFAULT_MEASURED_FIXES,
+    progress: Progress | None = None,
+    timings: dict[str, float] | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> tuple[list[ProductAudit], AuditSummary]:
+    """Stage 2 over the competitive set ``index`` (built from the same products, in order)."""
+    started = time.perf_counter()
+    timings = timings if timings is not None else {}
+    total = len(examinations)
+    report(progress, "findability", 0, total)
+    products = [e.product for e in examinations]
+    findability = audit_findability(
+        index, {e.product.id: e.intents for e in examinations}, merchant_queries=merchant_queries
+    )
+    timings["findability"] = time.perf_counter() - started
+
+    catalog_findings: dict[str, list[Finding]] = {}
+    for finding in check_catalog(products, taxonomy=taxonomy or google_taxonomy()):
+        catalog_findings.setdefault(finding.product_id, []).append(finding)
+
+    mark = time.perf_counter()
+    chosen = _products_to_measure(examinations, findability, measured_fixes)
+    measured: dict[str, tuple[MeasuredFix, ...]] = {}
+    for done, examination in enumerate(chosen, start=1):
+        measured[examination.product.id] = _measure(index, examination)
+        if done % 50 == 0:
+            report(progress, "fix impact", done, len(chosen))
+    timings["fix_impact"] = time.perf_counter() - mark
+
+    audits = [
+        _product_audit(e, findability, catalog_findings.get(e.product.id, []), measured)
+        for e in examinations
+    ]
+    summary = summarise(audits, findability, merchant_queries, timings, started)
+    report(progress, "done", total, total)
+    return audits, summary
+
+
+def report(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, done / total if total else 1.0)
+
+
+def _products_to_measure(
+    examinations: Sequence[Examination], findability: FindabilityReport, limit: int
+) -> list[Examination]:
+    with_fixes = [
+        e for e in examinations if any(f.fix is not None and f.fix.mechanical for f in e.findings)
+    ]
+    # Invisible products first (that is where a fix can matter most), then by value.
+    with_fixes.sort(
+        key=lambda e: (not findability.product(e.product.id).invisible, -_value(e.product))
+    )
+    return with_fixes[:limit]
+
+
+def _measure(index: CatalogIndex, examination: Examination) -> tuple[MeasuredFix, ...]:
+    product = examination.product
+    results: list[MeasuredFix] = []
+    fixes = [f for f in examination.findings if f.fix is not None and f.fix.mechanical]
+    for finding in fixes[:MAX_FIXES_PER_PRODUCT]:
+        assert finding.fix is not None
+        impact = measure_fix(index, product, finding.fix, examination.intents)
+        gain, unit = expected_gain(impact, product)
+        results.append(
+            MeasuredFix(
+                check=finding.check,
+                summary=finding.fix.summary,
+                generated=finding.fix.generated,
+                changes={str(k): v for k, v in finding.fix.changes.items()},
+                queries=impact.queries,
+                mean_rank_before=impact.mean_rank_before,
+                mean_rank_after=impact.mean_rank_after,
+                click_share_before=impact.click_share_before,
+                click_share_after=impact.click_share_after,
+                click_share_change=impact.click_share_change,
+                interval=impact.interval,
+                expected_gain=gain,
+                gain_unit=unit,
+            )
+        )
+    results.sort(key=lambda m: -m.expected_gain)
+    return tuple(results)
+
+
+def _product_audit(
+    examination: Examination,
+    findability: FindabilityReport,
+    catalog_findings: Sequence[Finding],
+    measured: Mapping[str, tuple[MeasuredFix, ...]],
+) -> ProductAudit:
+    product = examination.product
+    found = findability.product(product.id)
+    findings = (*examination.findings, *catalog_findings)
+    hard_fail = any(f.hard_fail for f in findings)
+    top = click_share(1)
+    hybrid_ranks = [q.ranks.get("hybrid") for q in found.queries if q.kind != "merchant"]
+    node = examination.assignment.node
+    components = ScoreComponents(
+        findability=findability_component([click_share(r) / top for r in hybrid_ranks]),
+        completeness=completeness_component(
+            product, required_attributes(node) if node is not None else ()
+        ),
+        intent_coverage=intent_coverage_component(product, [q.text for q in examination.intents]),
+        feed_quality=feed_quality_component(findings),
+    )
+    fixes = measured.get(product.id, ())
+    return ProductAudit(
+        product_id=product.id,
+        title=product.title,
+        language=examination.language,
+        category=_category_view(examination.assignment),
+        findability=tuple(
+            RetrieverFindability(
+                retriever=r.retriever,
+                recall_at_10=r.recall_at_10,
+                mrr=r.mrr,
+                best_rank=r.best_rank,
+                invisible=r.invisible,
+            )
+            for r in found.retrievers
+        ),
+        queries=tuple(
+            QueryRank(text=q.text, kind=q.kind, ranks=dict(q.ranks)) for q in found.queries
+        ),
+        outranked_by=tuple(found.outranked_by),
+        findings=findings,
+        fixes=fixes,
+        reviews=examination.reviews,
+        components=components,
+        score=composite(components, hard_fail=hard_fail),
+        invisible=found.invisible,
+        hard_fail=hard_fail,
+        expected_gain=max((m.expected_gain for m in fixes), default=0.0),
+    )
+
+
+def summarise(
+    audits: Sequence[ProductAudit],
+    findability: FindabilityReport,
+    merchant_queries: Sequence[MerchantQuery],
+    timings: Mapping[str, float],
+    started: float,
+) -> AuditSummary:
+    count = len(audits)
+    invisible = sum(a.invisible for a in audits)
+    by_category: dict[str, list[bool]] = {}
+    histogram: Counter[str] = Counter()
+    for audit in audits:
+        name = audit.category.path.split(" > ")[0] if audit.category.path else "(unassigned)"
+        by_category.setdefault(name, []).append(audit.invisible)
+        best = next((f.best_rank for f in audit.findability if f.retriever == "hybrid"), None)
+        histogram[rank_bucket(best)] += 1
+    highlights = sorted(
+        (
+            FixHighlight(
+                product_id=a.product_id,
+                check=m.check,
+                summary=m.summary,
+                click_share_change=m.click_share_change,
+                expected_gain=m.expected_gain,
+                gain_unit=m.gain_unit,
+            )
+            for a in audits
+            for m in a.fixes[:1]
+            if m.click_share_change > 0
+        ),
+        key=lambda h: -h.expected_gain,
+    )[:20]
+    elapsed = sum(timings.values()) or (time.perf_counter() - started)
+    return AuditSummary(
+        products=count,
+        invisible=invisible,
+        invisible_share=invisible / count if count else 0.0,
+        gini=dict(findability.gini),
+        recall_at_10={
+            r: _mean([f.recall_at_10 for a in audits for f in a.findability if f.retriever == r])
+            for r in RETRIEVERS
+        },
+        mrr={
+            r: _mean([f.mrr for a in audits for f in a.findability if f.retriever == r])
+            for r in RETRIEVERS
+        },
+        mean_score=_mean([a.score for a in audits]),
+        hard_fails=sum(a.hard_fail for a in audits),
+        findings_by_severity=dict(Counter(f.severity for a in audits for f in a.findings)),
+        findings_by_check=dict(Counter(f.check for a in audits for f in a.findings)),
+        invisible_share_by_category={
+            name: sum(flags) / len(flags) for name, flags in sorted(by_category.items())
+        },
+        rank_histogram=dict(histogram),
+        top_fixes=tuple(highlights),
+        languages=dict(Counter(a.language or "unknown" for a in audits)),
+        english_only_checks=tuple(sorted(ENGLISH_ONLY_CHECKS)),
+        merchant_queries=len(merchant_queries),
+        merchant_recall_at_10=dict(findability.merchant_recall_at_10),
+        stage_seconds=dict(timings),
+        products_per_minute=60.0 * count / elapsed if elapsed > 0 else 0.0,
+    )
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(sum(values) / len(values)) if values else 0.0

@@ -1,0 +1,242 @@
+"""Findability: each product's rank for its own queries among its competitive set.
+
+One :class:`CatalogIndex` per competitive set (the whole catalog by default) holds the memory
+module's BM25 index (``memory.keyword.KeywordIndex``) and vector index
+(``memory.dense.DenseIndex``) over the products' retrieval texts; the hybrid ranking is their
+reciprocal rank fusion (``memory.fusion``, k = 60). Ranks are 1-based positions in the full
+ranking down to ``depth`` (100); a product beyond it has no rank.
+
+What is indexed (:func:`retrieval_text`) is the listing's text: the title (twice, the field
+every engine weights most), brand, product type, highlights and description. Structured
+attributes count only through what the text says: semantic retrieval embeds text, and
+Merchant Center asks for a product's distinguishing attributes in its title for the same
+reason. An attribute the text never mentions is the findability defect the checklist's
+``attribute_missing_from_text`` finding reports, and adding it is a measured fix.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.surfacing.product import Product
+from engine.surfacing.queries import IntentQuery, MerchantQuery
+from memory.dense import DenseIndex
+from memory.embedding import Embedder
+from memory.fusion import reciprocal_rank_fusion
+from memory.keyword import KeywordIndex
+
+RETRIEVERS: tuple[str, ...] = ("bm25", "dense", "hybrid")
+DEPTH = 100
+CUTOFF = 10
+
+
+def retrieval_text(product: Product) -> str:
+    parts = [product.title, product.title]
+    if product.brand and product.brand.casefold() not in product.title.casefold():
+        parts.append(product.brand)
+    if product.product_type:
+        parts.append(product.product_type.replace(">", " "))
+    parts.extend(product.highlights)
+    parts.append(product.description)
+    return "\n".join(p for p in parts if p)
+
+
+class CatalogIndex:
+    """BM25 and dense indexes over one competitive set; ids are positions in ``products``.
+
+    ``vectors`` are the products' embeddings when already computed (the audit's embedding
+    stage); otherwise the embedder encodes them here."""
+
+    def __init__(
+        self,
+        products: Sequence[Product],
+        *,
+        embedder: Embedder,
+        vectors: NDArray[np.float32] | None = None,
+    ) -> None:
+        self.products = list(products)
+        self.embedder = embedder
+        self.position = {p.id: i for i, p in enumerate(self.products)}
+        if len(self.position) != len(self.products):
+            raise ValueError("product ids must be unique within a competitive set")
+        ids = list(range(len(self.products)))
+        texts = [retrieval_text(p) for p in self.products]
+        # Merges happen inside the search that finds them due: results never depend on timing.
+        self.keyword = KeywordIndex(background_merge=False)
+        self.keyword.rebuild(ids, texts)
+        if vectors is None:
+            vectors = embedder.encode(texts)
+        if len(vectors) != len(self.products):
+            raise ValueError("one vector per product is needed")
+        self.dense = DenseIndex(embedder.dimension)
+        if ids:
+            self.dense.rebuild(np.asarray(ids, dtype=np.int64), vectors)
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    def replace(self, product: Product) -> Product:
+        """Re-index one product in place (same id); returns the record it replaced."""
+        position = self.position[product.id]
+        previous = self.products[position]
+        self.products[position] = product
+        text = retrieval_text(product)
+        self.keyword.add([position], [text])
+        self.dense.add(np.asarray([position], dtype=np.int64), self.embedder.encode([text]))
+        return previous
+
+    def search_many(self, queries: Sequence[str], k: int = DEPTH) -> dict[str, list[list[int]]]:
+        """Best-first positions per query for each retriever, ``k`` deep."""
+        depth = min(k, max(1, len(self.products)))
+        bm25 = [[pid for pid, _ in self.keyword.search(q, depth)] for q in queries]
+        if queries:
+            matrix = self.embedder.encode(list(queries))
+            dense = [ids.tolist() for ids, _ in self.dense.search(matrix, depth)]
+        else:
+            dense = []
+        hybrid = [
+            [hit.id for hit in reciprocal_rank_fusion({"bm25": b, "dense": d}, limit=depth)]
+            for b, d in zip(bm25, dense, strict=True)
+        ]
+        return {"bm25": bm25, "dense": dense, "hybrid": hybrid}
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    text: str
+    kind: str
+    ranks: Mapping[str, int | None]
+
+
+@dataclass(frozen=True)
+class RetrieverStats:
+    retriever: str
+    recall_at_10: float
+    mrr: float
+    best_rank: int | None
+    invisible: bool
+
+
+@dataclass(frozen=True)
+class ProductFindability:
+    product_id: str
+    queries: tuple[QueryResult, ...]
+    retrievers: tuple[RetrieverStats, ...]
+    outranked_by: tuple[str, ...]
+    invisible: bool
+
+
+@dataclass(frozen=True)
+class FindabilityReport:
+    products: Mapping[str, ProductFindability]
+    gini: Mapping[str, float]  # retrievability Gini per retriever
+    merchant_recall_at_10: Mapping[str, float] = field(default_factory=dict)
+
+    def product(self, product_id: str) -> ProductFindability:
+        return self.products[product_id]
+
+
+def rank_of(ranking: Sequence[int], position: int) -> int | None:
+    try:
+        return ranking.index(position) + 1
+    except ValueError:
+        return None
+
+
+def gini(values: Sequence[float] | NDArray[np.float64]) -> float:
+    """Gini coefficient of non-negative values: 0 when all are equal, (n - 1) / n when one
+    holds everything. ``G = Σ_i (2i - n - 1) x_(i) / (n Σ x)``, x sorted ascending, i from 1."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    n, total = x.size, float(x.sum())
+    if n == 0 or total == 0:
+        return 0.0
+    i = np.arange(1, n + 1)
+    return float(((2 * i - n - 1) * x).sum() / (n * total))
+
+
+def _stats(retriever: str, ranks: Sequence[int | None]) -> RetrieverStats:
+    found = [r for r in ranks if r is not None]
+    hits = sum(1 for r in found if r <= CUTOFF)
+    return RetrieverStats(
+        retriever=retriever,
+        recall_at_10=hits / len(ranks) if ranks else 0.0,
+        mrr=sum(1.0 / r for r in found) / len(ranks) if ranks else 0.0,
+        best_rank=min(found) if found else None,
+        invisible=hits == 0,
+    )
+
+
+def audit_findability(
+    index: CatalogIndex,
+    queries_by_product: Mapping[str, Sequence[IntentQuery]],
+    *,
+    merchant_queries: Sequence[MerchantQuery] = (),
+    depth: int = DEPTH,
+) -> FindabilityReport:
+    """Run every product's intents (and the merchant's queries) over the index in one batch."""
+    texts: list[str] = []
+    owners: list[int] = []
+    kinds: list[str] = []
+    for product_id, intents in queries_by_product.items():
+        for intent in intents:
+            texts.append(intent.text)
+            owners.append(index.position[product_id])
+            kinds.append(intent.kind)
+    merchant_start = len(texts)
+    texts.extend(q.text for q in merchant_queries)
+    rankings = index.search_many(texts, depth)
+
+    retrievability = {r: np.zeros(len(index), dtype=np.float64) for r in RETRIEVERS}
+    for retriever in RETRIEVERS:
+        for ranking in rankings[retriever]:
+            retrievability[retriever][ranking[:CUTOFF]] += 1.0
+
+    per_product: dict[int, list[QueryResult]] = {}
+    above: dict[int, Counter[int]] = {}
+    for row in range(merchant_start):
+        owner = owners[row]
+        ranks = {r: rank_of(rankings[r][row], owner) for r in RETRIEVERS}
+        per_product.setdefault(owner, []).append(
+            QueryResult(text=texts[row], kind=kinds[row], ranks=ranks)
+        )
+        hybrid = rankings["hybrid"][row]
+        cut = (ranks["hybrid"] or len(hybrid) + 1) - 1
+        above.setdefault(owner, Counter()).update(hybrid[: min(cut, CUTOFF)])
+    # Labelled merchant queries count for the products they are labelled relevant to.
+    merchant_recall: dict[str, list[float]] = {r: [] for r in RETRIEVERS}
+    for offset, query in enumerate(merchant_queries):
+        row = merchant_start + offset
+        relevant = [index.position[p] for p in query.relevant or () if p in index.position]
+        for position in relevant:
+            ranks = {r: rank_of(rankings[r][row], position) for r in RETRIEVERS}
+            per_product.setdefault(position, []).append(
+                QueryResult(text=query.text, kind="merchant", ranks=ranks)
+            )
+        if relevant:
+            for retriever in RETRIEVERS:
+                top = set(rankings[retriever][row][:CUTOFF])
+                merchant_recall[retriever].append(len(top & set(relevant)) / len(relevant))
+
+    products: dict[str, ProductFindability] = {}
+    for position, product in enumerate(index.products):
+        results = tuple(per_product.get(position, ()))
+        own = [q for q in results if q.kind != "merchant"]
+        stats = tuple(_stats(r, [q.ranks[r] for q in own]) for r in RETRIEVERS)
+        rivals = above.get(position, Counter())
+        products[product.id] = ProductFindability(
+            product_id=product.id,
+            queries=results,
+            retrievers=stats,
+            outranked_by=tuple(index.products[p].id for p, _ in rivals.most_common(5)),
+            invisible=next(s.invisible for s in stats if s.retriever == "hybrid"),
+        )
+    return FindabilityReport(
+        products=products,
+        gini={r: gini(retrievability[r]) for r in RETRIEVERS},
+        merchant_recall_at_10={r: float(np.mean(v)) for r, v in merchant_recall.items() if v},
+    )
