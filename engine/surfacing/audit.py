@@ -55,7 +55,8 @@ from engine.surfacing.taxonomy import Taxonomy, google_taxonomy
 from memory.embedding import Embedder
 
 Progress = Callable[[str, int, float], None]  # stage, products done, fraction of the audit
-MAX_FIXES_PER_PRODUCT = 3
+MAX_FIXES_PER_PRODUCT = 5
+TEXT_FIELDS = frozenset({"title", "description", "highlights", "brand"})
 DEFAULT_MEASURED_FIXES = 5_000  # products whose fixes are measured, highest value first
 
 
@@ -220,6 +221,9 @@ def _measure(index: CatalogIndex, examination: Examination) -> tuple[MeasuredFix
     product = examination.product
     results: list[MeasuredFix] = []
     fixes = [f for f in examination.findings if f.fix is not None and f.fix.mechanical]
+    # Fixes that change what retrieval reads first; a category fix changes no text, so its
+    # measured effect on rank is nil by construction (it matters for the feed, not the rank).
+    fixes.sort(key=lambda f: not (set(f.fix.changes) & TEXT_FIELDS))  # type: ignore[union-attr]
     for finding in fixes[:MAX_FIXES_PER_PRODUCT]:
         assert finding.fix is not None
         impact = measure_fix(index, product, finding.fix, examination.intents)

@@ -7,7 +7,8 @@ leaves and, with an embedder, cosine similarity ranks them too, the two fused by
 rank fusion (dense weighted 2); the confidence is the softmax weight of the best leaf over the
 top five (cosines / 0.02 with dense, BM25 scores without), near 1 when one leaf clearly wins
 and near 0.2 when five tie. The declared category
-disagrees when it is set, the assignment is confident (``CONFIDENT``) and the declared node is
+disagrees when it is set, the assignment is confident (``CONFIDENT``, or none of the top
+candidates shares the declared node's top level) and the declared node is
 neither the assigned leaf nor one of its ancestors or descendants, nor named by the product's
 own text (a lamp declared under Lamps is never "wrong" because its shade matched Lamp Shades).
 """
@@ -119,11 +120,16 @@ class Categoriser:
                 continue
             weights = np.exp(scores[:TOP] - scores[:TOP].max())
             confidence = float(weights[0] / weights.sum())
-            hits = [(i, 0.0) for i in order]
-            node = self.leaves[hits[0][0]]
+            node = self.leaves[order[0]]
+            alternatives = tuple(self.leaves[i] for i in order[1:4])
+            # Unsure which leaf, but sure it is not that branch: no candidate shares the
+            # declared node's top level.
+            elsewhere = declared is not None and declared.top_level not in {
+                n.top_level for n in (node, *alternatives)
+            }
             disagrees = (
                 declared is not None
-                and confidence >= CONFIDENT
+                and (confidence >= CONFIDENT or elsewhere)
                 and not _related(declared, node)
                 and not self._plausible(product, declared)
             )
@@ -131,7 +137,7 @@ class Categoriser:
                 CategoryAssignment(
                     node=node,
                     confidence=confidence,
-                    alternatives=tuple(self.leaves[i] for i, _ in hits[1:4]),
+                    alternatives=alternatives,
                     declared=declared,
                     disagrees=disagrees,
                 )

@@ -29,7 +29,7 @@ _DIRECTIVES = re.compile(
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _HIDDEN_HTML = re.compile(r"<!--|display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _FABRICATED = re.compile(
-    r"(\b\d+ out of \d+ (doctors|dentists|experts|customers|users)\b"
+    r"(\b\d+ out of \d+ \w+ (recommend|choose|prefer|agree|love|trust)"
     r"|#\s?1 (rated|best|selling)|number one rated"
     r"|rated 5 stars by [\d,]+"
     r"|\b\d{2,3}\s?% of (customers|users|buyers) (recommend|prefer|agree)"
