@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     causal_trial_num_cpus: float = Field(default=1.0, gt=0, le=64)
     causal_fit_retries: int = Field(default=2, ge=0, le=10)
 
+    # Surfacing module. Catalog uploads are parsed in the replica (100,000 products per upload).
+    surfacing_max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024, le=1024**3)
+    # Ray resources of one audit (a Ray Data pipeline inside one task's reservation) and how
+    # often Ray retries it when its worker dies; the embedder is memory_embedder's choice.
+    surfacing_audit_num_cpus: float = Field(default=1.0, gt=0, le=64)
+    surfacing_audit_retries: int = Field(default=2, ge=0, le=10)
+
     # Memory module. Base64 of 32 random bytes; it wraps each org's content key. Unset in dev
     # means DEV_MEMORY_MASTER_KEY; outside dev an unset key, the dev key or a placeholder is
     # refused when the settings load.

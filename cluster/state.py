@@ -35,6 +35,12 @@ _APP_TABLES_DML = (
     "causal_artifacts",
     "memory_data_keys",
     "memory_records",
+    "surfacing_catalogs",
+    "surfacing_products",
+    "surfacing_queries",
+    "surfacing_audits",
+    "surfacing_audit_products",
+    "surfacing_audit_artifacts",
 )
 # History is evidence: the app may add versions but never rewrite them.
 _APP_TABLES_APPEND_ONLY = ("audit_log", "memory_versions")

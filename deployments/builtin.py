@@ -28,6 +28,7 @@ def import_attr(import_path: str) -> Any:
 BUILTIN_MODULES: tuple[BuiltinModule, ...] = (
     BuiltinModule("example", "/api/v1/example", "deployments.modules.example.app:create_app"),
     BuiltinModule("causal", "/api/v1/causal", "deployments.causal.app:create_app"),
+    BuiltinModule("surfacing", "/api/v1/surfacing", "deployments.surfacing.app:create_app"),
     BuiltinModule("memory", "/api/v1/memory", "deployments.memory.app:create_app"),
     # The memory API again at the short paths of the product description (serve_config.yaml).
     BuiltinModule("memory-alias", "/memory", "deployments.memory.app:create_app"),

@@ -1,0 +1,1 @@
+"""The surfacing module: catalog findability audits and the fixes that move them."""
