@@ -5,6 +5,7 @@ and apply a product's proposed fix. Thin routes; the use cases are in
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from typing import Literal
 
@@ -226,8 +227,6 @@ async def export_findings(
     if format == "csv":
         content, media = table.write_csv().encode(), "text/csv"
     else:
-        import io
-
         buffer = io.BytesIO()
         table.write_parquet(buffer)
         content, media = buffer.getvalue(), "application/vnd.apache.parquet"

@@ -35,7 +35,7 @@ from deployments.surfacing.schemas import (
     QueryOut,
 )
 from engine.auth.rbac import Permission
-from engine.surfacing.ingest import (
+from engine.surfacing.formats import (
     CatalogFormat,
     detect_format,
     parse_catalog,

@@ -29,6 +29,10 @@ from memory.embedders import EmbedderName, build_embedder
 
 Progress = Callable[[str, int, float], None]
 BATCH_SIZE = 256
+# Logical CPUs each stage actor asks for. Fractional, so that an audit's stages find room on a
+# small cluster whose CPUs the audit task itself, the memory shards and a fit already hold
+# (`liftos up` gives at least 4); the actors' threads use the cores there are.
+STAGE_CPUS = 0.5
 # Share of the audit's progress bar given to the mapped stages; the rest is the search stage.
 MAPPED_SHARE = 0.6
 
@@ -82,6 +86,7 @@ def _mapped(work: AuditInput, progress: Progress | None) -> tuple[list[Examinati
             fn_constructor_kwargs={"embedder": work.embedder},
             batch_size=BATCH_SIZE,
             concurrency=(1, 2),
+            num_cpus=STAGE_CPUS,
             batch_format="numpy",
         )
         .map_batches(
@@ -89,6 +94,7 @@ def _mapped(work: AuditInput, progress: Progress | None) -> tuple[list[Examinati
             fn_constructor_kwargs={"embedder": work.embedder},
             batch_size=BATCH_SIZE,
             concurrency=1,
+            num_cpus=STAGE_CPUS,
             batch_format="numpy",
         )
     )

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import Tenant, add_user
+from tests.integration.conftest import Stack, Tenant, add_user
 
 pytestmark = pytest.mark.integration
 
@@ -290,3 +290,31 @@ def test_the_seed_analyze_against_an_audited_catalog(
     assert response.status_code == 422
     fields = {e["field"] for e in response.json()["error"]["errors"]}
     assert {"product_description", "price_point"} <= fields
+
+
+def test_the_catalog_audit_job_audits_every_catalog_and_resumes(
+    client: httpx.Client, stack: Stack
+) -> None:
+    import asyncio
+
+    from jobs import catalog_audit
+    from tests.integration.conftest import signup
+
+    tenants = [signup(client, prefix="shop"), signup(client, prefix="shop")]
+    for tenant in tenants:
+        response = client.post(
+            f"{BASE}/catalogs",
+            headers=tenant.auth,
+            json={"name": "job", "products": catalog_rows()[:8]},
+        )
+        assert response.status_code == 201, response.text
+    argv = [arg for t in tenants for arg in ("--org", t.org_id)] + ["--concurrency", "2"]
+    settings = stack.settings.model_copy(update={"database_url": stack.urls.database_url})
+    first = asyncio.run(catalog_audit.run(catalog_audit.parse_args(argv), settings))
+    assert sorted(item.status for item in first) == ["audited", "audited"]
+    second = asyncio.run(catalog_audit.run(catalog_audit.parse_args(argv), settings))
+    assert sorted(item.status for item in second) == ["skipped", "skipped"]
+    for tenant in tenants:
+        audits = client.get(f"{BASE}/audits", headers=tenant.auth).json()["items"]
+        assert [a["status"] for a in audits] == ["succeeded"]
+        assert audits[0]["summary"]["products"] == 8
