@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,12 @@ _PRODUCT = TypeAdapter(Product)
 
 
 def plain(value: object) -> object:
-    """An engine value (frozen dataclasses, read-only mappings, tuples) as plain JSON data."""
+    """An engine value (frozen dataclasses, mappings, tuples) as plain JSON data. Non-finite
+    floats (an interval of a degenerate bootstrap, say) become the strings "NaN", "Infinity"
+    and "-Infinity", which JSONB accepts (bare NaN it refuses) and which validate back into
+    the floats."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict | MappingProxyType):
