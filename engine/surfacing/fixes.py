@@ -1,9 +1,11 @@
 """A fix's impact, measured: applied to its product alone, re-indexed, its queries re-run.
 
 The queries are the original product's (a shopper's query does not change because a listing
-did). The change in click share per query is summarised by its mean with a 95 % bootstrap
-interval over queries (scipy.stats.bootstrap, BCa, fixed seed); the index is restored to the
-original product afterwards, so each fix is measured against the same catalog.
+did). The change in click share per query, and the change in rank, are summarised by their
+means with 95 % bootstrap intervals over queries (scipy.stats.bootstrap, BCa, fixed seed; no
+interval below two queries); the index is restored to the original product afterwards, so
+each fix is measured against the same catalog. :func:`rank_fixes` measures a product's
+mechanical fixes and orders them by expected gain.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
 
 from engine.surfacing.clicks import click_share
@@ -32,6 +35,20 @@ class FixImpact:
     click_share_after: float
     click_share_change: float
     interval: tuple[float, float] | None  # 95 % bootstrap interval of the mean change
+    # Mean of rank after - rank before (negative: the product moved up), a rank beyond the
+    # depth counting as depth + 1, so where either side is beyond it the size of the change is
+    # a lower bound; ``censored`` counts those queries.
+    rank_change: float | None = None
+    rank_interval: tuple[float, float] | None = None
+    censored: int = 0
+
+
+@dataclass(frozen=True)
+class RankedFix:
+    fix: Fix
+    impact: FixImpact
+    expected_gain: float
+    gain_unit: str
 
 
 def _ranks(
@@ -58,35 +75,26 @@ def measure_fix(
     seed: int = 0,
 ) -> FixImpact:
     texts = [q.text if isinstance(q, IntentQuery) else q for q in queries]
-    # Before and after are measured in the same index state: the product re-indexed as it is,
-    # then as fixed. (BM25 keeps a re-indexed document in its recent segment, whose length
-    # normalisation differs slightly from the main one's; comparing a main-segment "before"
-    # with a recent-segment "after" would credit the fix with that difference.)
-    original = index.replace(product)
+    # The index merges every write before the next search (CatalogIndex), so the fixed
+    # product is scored exactly as a freshly built index would score it, and putting the
+    # stored record and vector back restores the index: each fix is measured on its own.
+    stored = index.products[index.position[product.id]]
+    vector = index.vector(product.id)
     try:
+        if product != stored:
+            index.replace(product)
         before = _ranks(index, product.id, texts, retriever)
         index.replace(fix.apply(product))
         after = _ranks(index, product.id, texts, retriever)
     finally:
-        index.replace(original)
+        index.replace(stored, vector=vector)
     share_before = np.array([click_share(r) for r in before])
     share_after = np.array([click_share(r) for r in after])
     change = share_after - share_before
-    interval: tuple[float, float] | None = None
-    if change.size >= 2:
-        if np.ptp(change) == 0:
-            interval = (float(change[0]), float(change[0]))
-        else:
-            result = stats.bootstrap(
-                (change,),
-                np.mean,
-                n_resamples=resamples,
-                confidence_level=0.95,
-                method="BCa",
-                random_state=np.random.default_rng(seed),
-            )
-            low, high = result.confidence_interval
-            interval = (float(low), float(high))
+    beyond = DEPTH + 1
+    rank_delta = np.array(
+        [(a or beyond) - (b or beyond) for b, a in zip(before, after, strict=True)], dtype=float
+    )
     return FixImpact(
         queries=len(texts),
         ranks_before=tuple(before),
@@ -96,8 +104,57 @@ def measure_fix(
         click_share_before=float(share_before.mean()) if texts else 0.0,
         click_share_after=float(share_after.mean()) if texts else 0.0,
         click_share_change=float(change.mean()) if texts else 0.0,
-        interval=interval,
+        interval=_interval(change, resamples, seed),
+        rank_change=float(rank_delta.mean()) if texts else None,
+        rank_interval=_interval(rank_delta, resamples, seed),
+        censored=sum(1 for b, a in zip(before, after, strict=True) if a is None or b is None),
     )
+
+
+def _interval(values: NDArray[np.float64], resamples: int, seed: int) -> tuple[float, float] | None:
+    """The 95 % BCa bootstrap interval of the mean; none below two values, the value itself
+    when all are equal (BCa's jackknife is undefined there)."""
+    if values.size < 2:
+        return None
+    if np.ptp(values) == 0:
+        return (float(values[0]), float(values[0]))
+    result = stats.bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=0.95,
+        method="BCa",
+        random_state=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return (float(low), float(high))
+
+
+def rank_fixes(
+    index: CatalogIndex,
+    product: Product,
+    fixes: Sequence[Fix],
+    queries: Sequence[IntentQuery | str],
+    *,
+    retriever: str = "hybrid",
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[RankedFix, ...]:
+    """Each mechanical fix measured on its own (the others not applied), highest expected gain
+    first; fixes that need a person (``mechanical`` false) cannot be applied and are left out.
+    Equal gains (zero, typically, while the product stays beyond the top 10 where the click
+    curve gives nothing) are ordered by the larger rank improvement, then as given."""
+    ranked = []
+    for fix in fixes:
+        if not fix.mechanical:
+            continue
+        impact = measure_fix(
+            index, product, fix, queries, retriever=retriever, resamples=resamples, seed=seed
+        )
+        gain, unit = expected_gain(impact, product)
+        ranked.append(RankedFix(fix=fix, impact=impact, expected_gain=gain, gain_unit=unit))
+    ranked.sort(key=lambda r: (-r.expected_gain, r.impact.rank_change or 0.0))
+    return tuple(ranked)
 
 
 def expected_gain(impact: FixImpact, product: Product) -> tuple[float, str]:

@@ -49,8 +49,15 @@ def _clean(text: str) -> str:
 
 def singular(name: str) -> str:
     """The naive English singular of a category name's last word ("Table Lamps" -> "table
-    lamp"); "&"-joined names keep their first part ("Shirts & Tops" -> "shirt")."""
-    words = _clean(name.split("&")[0].split(",")[0]).split()
+    lamp"); "&"-joined names keep their first part ("Shirts & Tops" -> "shirt") unless that
+    is one singular word, a modifier of the next part's noun ("Kitchen & Dining Room Tables"
+    -> "dining room table", not "kitchen"; "Baby & Toddler Gloves & Mittens" -> "toddler
+    glove")."""
+    parts = [_clean(part) for part in name.split(",")[0].split("&")]
+    head = parts[0]
+    if len(parts) > 1 and len(head.split()) == 1 and not head.endswith("s"):
+        head = parts[1]
+    words = head.split()
     if not words:
         return ""
     last = words[-1]
@@ -80,8 +87,11 @@ def _values(product: Product, kind: str) -> list[str]:
     seen: list[str] = []
     kind_words = set(kind.split())
     for name in DISTINGUISHING:
-        value = _clean(product.attributes.get(name, ""))
-        if value in _NOT_A_VALUE or value in seen or set(value.split()) <= kind_words:
+        raw = product.attributes.get(name, "")
+        value = _clean(raw)
+        # Before and after cleaning: "n/a" cleans to "n a".
+        placeholder = raw.strip().casefold() in _NOT_A_VALUE or value in _NOT_A_VALUE
+        if placeholder or value in seen or set(value.split()) <= kind_words:
             continue
         seen.append(value)
     return seen
