@@ -145,9 +145,9 @@ def baseline(n: int) -> float:
     return time.perf_counter() - started
 
 
-def dense_scale(sizes: list[int], dimension: int = 384, queries: int = 2000) -> list[str]:
+def dense_scale(sizes: list[int], dimension: int = 384, queries: int = 2000) -> None:
+    """Prints one line per size as soon as it is measured (1M vectors take minutes)."""
     rng = np.random.default_rng(0)
-    lines = []
     for size in sizes:
         vectors = rng.standard_normal((size, dimension)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -159,11 +159,11 @@ def dense_scale(sizes: list[int], dimension: int = 384, queries: int = 2000) -> 
         started = time.perf_counter()
         index.search(probe, 100)
         search = time.perf_counter() - started
-        lines.append(
+        print(
             f"{size:>10,} {index.kind:>6} {build:>9.1f} {queries / search:>12,.0f} "
-            f"{index.memory_bytes() / 2**20:>9.0f}"
+            f"{index.memory_bytes() / 2**20:>9.0f}",
+            flush=True,
         )
-    return lines
 
 
 def main() -> None:
@@ -204,8 +204,7 @@ def main() -> None:
         sizes = [s for s in (10_000, 100_000, args.dense_max) if s <= args.dense_max]
         print("\ndense index alone (memory.dense.DenseIndex, 384 dimensions, top 100)")
         print(f"{'vectors':>10} {'kind':>6} {'build s':>9} {'queries/s':>12} {'MiB':>9}")
-        for line in dense_scale(sorted(set(sizes))):
-            print(line)
+        dense_scale(sorted(set(sizes)))
 
 
 if __name__ == "__main__":
