@@ -2,9 +2,12 @@
 
 Sistrix (2020), "Why (almost) everything you knew about Google CTR is no longer valid", a
 study of over 80 million keywords and billions of Google results: position 1 gets 28.5 % of
-clicks on average, 2 15.7 %, 3 11.0 %, 4 8.0 %, 10 2.5 %; positions 5-9 are the study's
-chart values as quoted with it (7.2, 5.1, 4.0, 3.2, 2.8 %). Results beyond the first page
-got "significantly less than one percent" each, so ranks beyond 10 count as 0. The study
+clicks on average, 2 15.7 %, 3 11.0 %, 10 2.5 %, and results beyond the first page got
+"significantly less than one percent" each, so ranks beyond 10 count as 0. Those figures,
+and "position 2 gets at least three times the clicks of position 6" (15.7 / 5.1 here), were
+checked against the study's summary as republished (e.g. YouGov, 15 July 2020). Positions
+4-9 (8.0, 7.2, 5.1, 4.0, 3.2, 2.8 %) are the study's chart values as quoted with it; they
+could not be checked against a text here. The study
 measured web search, not AI answers; it is used as the best published shape of attention by
 position, and every gain is reported with the rank change it comes from so it can be re-priced
 with another curve.

@@ -21,7 +21,7 @@ from engine.surfacing.clicks import click_share
 from engine.surfacing.findings import Fix
 from engine.surfacing.product import Product
 from engine.surfacing.queries import IntentQuery
-from engine.surfacing.retrieval import DEPTH, CatalogIndex, rank_of
+from engine.surfacing.retrieval import DEPTH, CatalogIndex, rank_of, retrieval_text
 
 
 @dataclass(frozen=True)
@@ -73,21 +73,36 @@ def measure_fix(
     retriever: str = "hybrid",
     resamples: int = 2000,
     seed: int = 0,
+    ranks_before: Sequence[int | None] | None = None,
 ) -> FixImpact:
+    """``ranks_before``: the product's ranks for ``queries`` under ``retriever`` in the index as
+    it is, when already known (an audit's, or another fix's of the same product); then only
+    the fixed listing is searched. A fix that leaves the retrieval text as it was (a category,
+    an attribute the text does not show) changes no rank and is not re-indexed."""
     texts = [q.text if isinstance(q, IntentQuery) else q for q in queries]
     # The index merges every write before the next search (CatalogIndex), so the fixed
     # product is scored exactly as a freshly built index would score it, and putting the
     # stored record and vector back restores the index: each fix is measured on its own.
     stored = index.products[index.position[product.id]]
+    if ranks_before is not None and (product != stored or len(ranks_before) != len(texts)):
+        raise ValueError("ranks_before must be the stored product's, one per query")
+    fixed = fix.apply(product)
     vector = index.vector(product.id)
     try:
         if product != stored:
             index.replace(product)
-        before = _ranks(index, product.id, texts, retriever)
-        index.replace(fix.apply(product))
-        after = _ranks(index, product.id, texts, retriever)
+        if ranks_before is not None:
+            before = list(ranks_before)
+        else:
+            before = _ranks(index, product.id, texts, retriever)
+        if retrieval_text(fixed) == retrieval_text(product):
+            after = list(before)
+        else:
+            index.replace(fixed)
+            after = _ranks(index, product.id, texts, retriever)
     finally:
-        index.replace(stored, vector=vector)
+        if index.products[index.position[product.id]] is not stored:
+            index.replace(stored, vector=vector)
     share_before = np.array([click_share(r) for r in before])
     share_after = np.array([click_share(r) for r in after])
     change = share_after - share_before
@@ -145,11 +160,22 @@ def rank_fixes(
     Equal gains (zero, typically, while the product stays beyond the top 10 where the click
     curve gives nothing) are ordered by the larger rank improvement, then as given."""
     ranked = []
+    texts = [q.text if isinstance(q, IntentQuery) else q for q in queries]
+    stored = index.products[index.position[product.id]]
+    # One search of the listing as it is serves every fix (the index is the same each time).
+    before = _ranks(index, product.id, texts, retriever) if product == stored else None
     for fix in fixes:
         if not fix.mechanical:
             continue
         impact = measure_fix(
-            index, product, fix, queries, retriever=retriever, resamples=resamples, seed=seed
+            index,
+            product,
+            fix,
+            texts,
+            retriever=retriever,
+            resamples=resamples,
+            seed=seed,
+            ranks_before=before,
         )
         gain, unit = expected_gain(impact, product)
         ranked.append(RankedFix(fix=fix, impact=impact, expected_gain=gain, gain_unit=unit))

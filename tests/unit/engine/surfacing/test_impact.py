@@ -236,3 +236,25 @@ def test_the_click_curve_is_the_cited_one() -> None:
     assert click_share(10) == 0.025
     assert click_share(11) == click_share(None) == click_share(0) == 0.0
     assert all(a > b for a, b in itertools.pairwise(CLICK_SHARE))
+
+
+def test_known_ranks_before_and_fixes_outside_the_text(
+    catalog: GeneratedCatalog, embedder: HashingEmbedder
+) -> None:
+    index = CatalogIndex(catalog.products, embedder=embedder)
+    product_id = catalog.planted("omits_attributes")[2]
+    product = index.products[index.position[product_id]]
+    intents = catalog.true_intents(product_id)
+    fix = _full_title(catalog, product_id)
+    full = measure_fix(index, product, fix, intents)
+    known = measure_fix(index, product, fix, intents, ranks_before=full.ranks_before)
+    assert known == full
+    with pytest.raises(ValueError, match="ranks_before"):
+        measure_fix(index, product, fix, intents, ranks_before=full.ranks_before[:2])
+    # A category is not retrieval text: nothing is re-indexed, no rank moves.
+    category = Fix("category", {"google_product_category": "4636"}, mechanical=True)
+    index.search_many(["settle every write"], 1)
+    unmoved = measure_fix(index, product, category, intents)
+    assert unmoved.ranks_after == unmoved.ranks_before == full.ranks_before
+    assert index.keyword.recent_count == 0
+    assert index.products[index.position[product_id]] is product
