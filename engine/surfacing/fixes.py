@@ -1,11 +1,13 @@
-"""A fix's impact, measured: applied to its product alone, re-indexed, its queries re-run.
+"""A fix's impact, measured: applied to its product alone, its queries re-run.
 
 The queries are the original product's (a shopper's query does not change because a listing
-did). The change in click share per query, and the change in rank, are summarised by their
-means with 95 % bootstrap intervals over queries (scipy.stats.bootstrap, BCa, fixed seed; no
-interval below two queries); the index is restored to the original product afterwards, so
-each fix is measured against the same catalog. :func:`rank_fixes` measures a product's
-mechanical fixes and orders them by expected gain.
+did). The fixed listing's ranks are those a rebuilt index would give it
+(``engine.surfacing.counterfactual``: only what the change touches is rescored, and the index
+is not changed, so each fix is measured against the same catalog and independently of the
+others). The change in click share per query, and the change in rank, are summarised by
+their means with 95 % bootstrap intervals over queries (scipy.stats.bootstrap, BCa, fixed
+seed; no interval below two queries). :func:`rank_fixes` measures a product's mechanical
+fixes and orders them by expected gain.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from engine.surfacing.clicks import click_share
+from engine.surfacing.counterfactual import counterfactual_rankings
 from engine.surfacing.findings import Fix
 from engine.surfacing.product import Product
 from engine.surfacing.queries import IntentQuery
@@ -77,18 +80,18 @@ def measure_fix(
 ) -> FixImpact:
     """``ranks_before``: the product's ranks for ``queries`` under ``retriever`` in the index as
     it is, when already known (an audit's, or another fix's of the same product); then only
-    the fixed listing is searched. A fix that leaves the retrieval text as it was (a category,
-    an attribute the text does not show) changes no rank and is not re-indexed."""
+    the fixed listing is scored. A fix that leaves the retrieval text as it was (a category,
+    an attribute the text does not show) changes no rank."""
     texts = [q.text if isinstance(q, IntentQuery) else q for q in queries]
-    # The index merges every write before the next search (CatalogIndex), so the fixed
-    # product is scored exactly as a freshly built index would score it, and putting the
-    # stored record and vector back restores the index: each fix is measured on its own.
     stored = index.products[index.position[product.id]]
     if ranks_before is not None and (product != stored or len(ranks_before) != len(texts)):
         raise ValueError("ranks_before must be the stored product's, one per query")
     fixed = fix.apply(product)
+    position = index.position[product.id]
     vector = index.vector(product.id)
     try:
+        # The product as given is the "before"; the stored one comes back afterwards (the
+        # index merges every write, so that restores it exactly).
         if product != stored:
             index.replace(product)
         if ranks_before is not None:
@@ -98,10 +101,11 @@ def measure_fix(
         if retrieval_text(fixed) == retrieval_text(product):
             after = list(before)
         else:
-            index.replace(fixed)
-            after = _ranks(index, product.id, texts, retriever)
+            # The ranks a rebuilt index would give the fixed listing, the index untouched.
+            rankings = counterfactual_rankings(index, fixed, texts, DEPTH)[retriever]
+            after = [rank_of(ranking, position) for ranking in rankings]
     finally:
-        if index.products[index.position[product.id]] is not stored:
+        if index.products[position] is not stored:
             index.replace(stored, vector=vector)
     share_before = np.array([click_share(r) for r in before])
     share_after = np.array([click_share(r) for r in after])

@@ -28,7 +28,7 @@ from engine.surfacing.product import Product
 from engine.surfacing.queries import IntentQuery, MerchantQuery
 from memory.dense import DenseIndex
 from memory.embedding import Embedder
-from memory.keyword import KeywordIndex
+from memory.keyword import KeywordIndex, tokenize
 
 RETRIEVERS: tuple[str, ...] = ("bm25", "dense", "hybrid")
 DEPTH = 100
@@ -47,6 +47,16 @@ def retrieval_text(product: Product) -> str:
     parts.extend(product.highlights)
     parts.append(product.description)
     return "\n".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class TermStatistics:
+    """What the BM25 index weighs terms by: each product's token count (by position) and,
+    per term, how many products have it; tokens as the memory module's keyword index makes
+    them."""
+
+    lengths: NDArray[np.int64]
+    doc_freq: Mapping[str, int]
 
 
 class CatalogIndex:
@@ -74,7 +84,8 @@ class CatalogIndex:
         # segment would be length-normalised against itself alone: measured on the generated
         # catalog, that reversed the sign of a fix's measured rank change for 5 of 48 products
         # (BM25), and restoring the product did not restore the rankings. The price is one
-        # rebuild of the BM25 matrix per write (~14 us a product on this machine class).
+        # rebuild of the BM25 matrix per write (~14 us a product on this machine class), which
+        # is why measuring a fix does not write (engine.surfacing.counterfactual).
         self.keyword = KeywordIndex(
             background_merge=False, merge_floor=0, merge_fraction=_EVERY_WRITE
         )
@@ -86,6 +97,7 @@ class CatalogIndex:
         self.dense = DenseIndex(embedder.dimension)
         if ids:
             self.dense.rebuild(np.asarray(ids, dtype=np.int64), vectors)
+        self._statistics: TermStatistics | None = None
 
     def __len__(self) -> int:
         return len(self.products)
@@ -97,12 +109,25 @@ class CatalogIndex:
         position = self.position[product.id]
         previous = self.products[position]
         self.products[position] = product
+        self._statistics = None
         text = retrieval_text(product)
         self.keyword.add([position], [text])
         if vector is None:
             vector = self.embedder.encode([text])
         self.dense.add(np.asarray([position], dtype=np.int64), vector.reshape(1, -1))
         return previous
+
+    def term_statistics(self) -> TermStatistics:
+        """Computed on first use (one tokenization of the catalog) and kept until a product
+        is replaced."""
+        if self._statistics is None:
+            tokens = tokenize([retrieval_text(p) for p in self.products], stem=self.keyword.stem)
+            counts: Counter[str] = Counter()
+            for document in tokens:
+                counts.update(set(document))
+            lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+            self._statistics = TermStatistics(lengths=lengths, doc_freq=dict(counts))
+        return self._statistics
 
     def vector(self, product_id: str) -> NDArray[np.float32]:
         """The product's embedding as the dense index holds it."""
