@@ -36,11 +36,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.surfacing import catalog
+from engine.surfacing.findability import CatalogIndex, audit_findability, retrieval_text
 from engine.surfacing.findings import Fix
-from engine.surfacing.fixes import measure_fix
+from engine.surfacing.impact import measure_fix
+from engine.surfacing.intents import intent_queries
 from engine.surfacing.product import Product
-from engine.surfacing.queries import intent_queries
-from engine.surfacing.retrieval import CatalogIndex, audit_findability, retrieval_text
 from memory.embedders import EMBEDDER_NAMES, build_embedder
 
 LAYOUTS = ("catalog", "category")

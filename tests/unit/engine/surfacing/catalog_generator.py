@@ -31,8 +31,8 @@ from typing import Literal
 
 import numpy as np
 
+from engine.surfacing.intents import IntentQuery, MerchantQuery, intent_queries
 from engine.surfacing.product import Product
-from engine.surfacing.queries import IntentQuery, MerchantQuery, intent_queries
 
 Defect = Literal["invisible", "omits_attributes", "stuffed", "wrong_category"]
 DEFECTS: tuple[Defect, ...] = ("invisible", "omits_attributes", "stuffed", "wrong_category")

@@ -6,14 +6,14 @@ import faiss
 import numpy as np
 import pytest
 
-from engine.surfacing.counterfactual import (
+from engine.surfacing.findability import RETRIEVERS, CatalogIndex, rank_of, retrieval_text
+from engine.surfacing.findability.counterfactual import (
     bm25_score,
     counterfactual_rankings,
     current,
     rebuilt,
 )
 from engine.surfacing.findings import Fix
-from engine.surfacing.retrieval import RETRIEVERS, CatalogIndex, rank_of, retrieval_text
 from memory.keyword import tokenize
 from tests.unit.engine.surfacing.catalog_generator import GeneratedCatalog, generated_catalog
 from tests.unit.engine.surfacing.generated import HashingEmbedder
@@ -48,12 +48,15 @@ def test_a_one_vector_faiss_index_scores_as_the_catalogs(
     catalog: GeneratedCatalog, embedder: HashingEmbedder
 ) -> None:
     index = CatalogIndex(catalog.products, embedder=embedder)
+    assert index.dense is not None
     for count in (5, 40):  # FAISS's own loop below 20 queries, BLAS from 20
         matrix = embedder.encode(_queries(catalog)[:count])
         results = index.dense.search(matrix, len(index))
         for position in range(0, len(index), 29):
             alone = faiss.IndexFlatIP(embedder.dimension)
-            alone.add(index.vector(index.products[position].id).reshape(1, -1))
+            vector = index.vector(index.products[position].id)
+            assert vector is not None
+            alone.add(vector.reshape(1, -1))
             scores = alone.search(matrix, 1)[0][:, 0]
             for row, (ids, found) in enumerate(results):
                 hit = np.flatnonzero(ids == position)

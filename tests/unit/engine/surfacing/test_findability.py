@@ -5,13 +5,13 @@ the formulas they claim to be, and the batched search is the per-query search.""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
-from engine.surfacing.product import Product
-from engine.surfacing.queries import IntentQuery, MerchantQuery
-from engine.surfacing.retrieval import (
+from engine.surfacing.findability import (
     DEPTH,
     RETRIEVERS,
     CatalogIndex,
@@ -22,6 +22,10 @@ from engine.surfacing.retrieval import (
     rank_of,
     retrieval_text,
 )
+from engine.surfacing.findings import Fix
+from engine.surfacing.impact import measure_fix
+from engine.surfacing.intents import IntentQuery, MerchantQuery
+from engine.surfacing.product import Product
 from memory.embedding import MiniLMEmbedder
 from memory.fusion import reciprocal_rank_fusion
 from tests.unit.engine.surfacing.catalog_generator import GeneratedCatalog, generated_catalog
@@ -287,6 +291,7 @@ def test_replace_reindexes_one_product(audited: Audited, embedder: HashingEmbedd
     assert index.products[index.position[target]] == renamed
     for retriever in RETRIEVERS:
         assert index.search_many([query], 5)[retriever][0][0] == index.position[target]
+    assert index.dense is not None
     assert len(index.keyword) == len(index.dense) == len(catalog.products)
     with pytest.raises(ValueError, match="unique"):
         CatalogIndex([renamed, renamed], embedder=embedder)
@@ -326,3 +331,25 @@ def test_an_empty_catalog_and_products_without_queries(embedder: HashingEmbedder
     assert report.product("a").queries[0].ranks == {"bm25": 1, "dense": 1, "hybrid": 1}
     silent = audit_findability(one, {})
     assert silent.product("a").invisible  # no intent at all: in no top 10
+
+
+class _Refusing(HashingEmbedder):
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        raise AssertionError("a BM25-only index embeds nothing")
+
+
+def test_a_bm25_only_index_embeds_nothing_and_its_hybrid_is_bm25(audited: Audited) -> None:
+    catalog = audited.catalog
+    index = CatalogIndex(catalog.products, embedder=_Refusing(), dense=False)
+    queries = ["oak dining table", "navy backpack", "lumen table lamp"]
+    found = index.search_many(queries, 20)
+    assert found["dense"] == [[], [], []]
+    assert found["hybrid"] == found["bm25"] == audited.index.search_many(queries, 20)["bm25"]
+    assert index.vector(catalog.products[0].id) is None
+    lamp = catalog.planted("omits_attributes")[0]
+    truth = catalog.truth[lamp]
+    listed = index.products[index.position[lamp]]
+    fix = Fix("title", {"title": f"{listed.title} {truth.material}"}, mechanical=True)
+    impact = measure_fix(index, listed, fix, catalog.true_intents(lamp), retriever="bm25")
+    assert impact.rank_change is not None
+    assert impact.rank_change < 0

@@ -10,11 +10,11 @@ import itertools
 import numpy as np
 import pytest
 
-from engine.surfacing.checklist import check_product
-from engine.surfacing.clicks import CLICK_SHARE, click_share
+from engine.surfacing.checks import check_product
+from engine.surfacing.ctr import CLICK_SHARE, click_share
+from engine.surfacing.findability import RETRIEVERS, CatalogIndex, rank_of
 from engine.surfacing.findings import Fix
-from engine.surfacing.fixes import expected_gain, measure_fix, rank_fixes
-from engine.surfacing.retrieval import RETRIEVERS, CatalogIndex, rank_of
+from engine.surfacing.impact import expected_gain, measure_fix, rank_fixes
 from engine.surfacing.taxonomy import google_taxonomy
 from tests.unit.engine.surfacing.catalog_generator import GeneratedCatalog, generated_catalog
 from tests.unit.engine.surfacing.generated import HashingEmbedder
@@ -44,7 +44,7 @@ def test_the_checklists_attribute_fix_raises_the_rank_measurably(
     fixes = {
         f.fix.summary: f.fix
         for f in check_product(product, taxonomy=google_taxonomy())
-        if f.check == "attribute_missing_from_text" and f.fix is not None
+        if f.fix is not None and f.fix.mechanical
     }
     fix = fixes["add the material (rattan) to the title"]
     impact = measure_fix(index, product, fix, catalog.true_intents(lamp))
@@ -105,6 +105,7 @@ def test_measuring_restores_the_index_exactly(
     texts = sorted({q.text for qs in catalog.intents_by_product().values() for q in qs})
     # Every product ranked (depth = the catalog): no tie at a cut-off to fall either way.
     before = index.search_many(texts, len(index))
+    assert index.dense is not None
     vectors = index.dense.vectors(range(len(index)))
     measured = catalog.planted("omits_attributes") + catalog.planted("invisible")
     first = {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from engine.surfacing.intents import MerchantQuery, intent_queries, singular
 from engine.surfacing.product import Product
-from engine.surfacing.queries import MerchantQuery, intent_queries, singular
 from tests.unit.engine.surfacing.catalog_generator import generated_catalog
 
 LAMP = Product(

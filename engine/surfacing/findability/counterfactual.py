@@ -35,14 +35,14 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.surfacing.product import Product
-from engine.surfacing.retrieval import (
+from engine.surfacing.findability.index import (
     DEPTH,
     CatalogIndex,
     TermStatistics,
     fuse_rankings,
     retrieval_text,
 )
+from engine.surfacing.product import Product
 from memory.keyword import tokenize
 
 
@@ -155,8 +155,9 @@ def counterfactual_rankings(
             for i in {*ids, position}
         ]
         bm25.append([i for i, score in sorted(scored, key=_best) if score > 0][:depth])
-    dense: list[list[int]] = []
-    if queries:
+    dense: list[list[int]] = [[] for _ in queries]
+    if queries and index.dense is not None:
+        dense = []
         encode = getattr(index.embedder, "encode_queries", index.embedder.encode)
         matrix: NDArray[np.float32] = np.asarray(encode(list(queries)), dtype=np.float32)
         # Scored by FAISS itself, as the index scores the others: numpy's dot product can
