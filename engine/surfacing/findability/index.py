@@ -93,7 +93,7 @@ class CatalogIndex:
         # catalog, that reversed the sign of a fix's measured rank change for 5 of 48 products
         # (BM25), and restoring the product did not restore the rankings. The price is one
         # rebuild of the BM25 matrix per write (~14 us a product on this machine class), which
-        # is why measuring a fix does not write (engine.surfacing.counterfactual).
+        # is why measuring a fix does not write (findability.counterfactual).
         self.keyword = KeywordIndex(
             background_merge=False, merge_floor=0, merge_fraction=_EVERY_WRITE
         )
