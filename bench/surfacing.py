@@ -30,9 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.surfacing.audit import Examiner, assess
+from engine.surfacing.findability import CatalogIndex, audit_findability, retrieval_text
+from engine.surfacing.intents import intent_queries
 from engine.surfacing.product import Product
-from engine.surfacing.queries import intent_queries
-from engine.surfacing.retrieval import CatalogIndex, audit_findability, retrieval_text
 from memory.dense import DenseIndex
 from memory.embedders import EMBEDDER_NAMES, build_embedder
 

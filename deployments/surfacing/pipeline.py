@@ -21,10 +21,10 @@ import numpy as np
 import ray
 
 from engine.surfacing.audit import Examination, Examiner, assess
+from engine.surfacing.findability import CatalogIndex, retrieval_text
+from engine.surfacing.intents import MerchantQuery
 from engine.surfacing.product import Product
-from engine.surfacing.queries import MerchantQuery
 from engine.surfacing.results import AuditSummary, ProductAudit
-from engine.surfacing.retrieval import CatalogIndex, retrieval_text
 from memory.embedders import EmbedderName, build_embedder
 
 Progress = Callable[[str, int, float], None]

@@ -29,7 +29,7 @@ from deployments.common.runtime import Runtime
 from deployments.surfacing.memory import remember_audit
 from deployments.surfacing.pipeline import AuditInput, run_audit
 from deployments.surfacing.service import VECTORS_ARTIFACT
-from engine.surfacing.queries import MerchantQuery
+from engine.surfacing.intents import MerchantQuery
 from engine.surfacing.results import AuditSummary
 
 log = logging.getLogger(__name__)

@@ -18,15 +18,22 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from engine.surfacing.categories import Categoriser, CategoryAssignment, categorise_findings
-from engine.surfacing.checklist import check_catalog, check_product
-from engine.surfacing.clicks import click_share
+from engine.surfacing.categorise import (
+    CONFIDENT,
+    Categoriser,
+    CategoryAssignment,
+    categorise_findings,
+)
+from engine.surfacing.checks import check_product
+from engine.surfacing.checks.catalog import catalog_findings
+from engine.surfacing.ctr import click_share
+from engine.surfacing.findability import CatalogIndex, FindabilityReport, audit_findability
 from engine.surfacing.findings import Finding
-from engine.surfacing.fixes import expected_gain, measure_fix
-from engine.surfacing.languages import ENGLISH_ONLY_CHECKS, detect_language
-from engine.surfacing.manipulation import lint_product
+from engine.surfacing.impact import expected_gain, measure_fix
+from engine.surfacing.intents import IntentQuery, MerchantQuery, intent_queries
+from engine.surfacing.language import ENGLISH_ONLY_CHECKS, product_language
+from engine.surfacing.lint import lint_product
 from engine.surfacing.product import Product
-from engine.surfacing.queries import IntentQuery, MerchantQuery, intent_queries
 from engine.surfacing.report import rank_bucket
 from engine.surfacing.results import (
     RETRIEVERS,
@@ -41,7 +48,8 @@ from engine.surfacing.results import (
     ReviewsView,
     ScoreComponents,
 )
-from engine.surfacing.retrieval import CatalogIndex, FindabilityReport, audit_findability
+from engine.surfacing.reviews import ReviewAnalysis, analyse_reviews, review_findings
+from engine.surfacing.rules import required_attributes
 from engine.surfacing.scoring import (
     completeness_component,
     composite,
@@ -49,9 +57,7 @@ from engine.surfacing.scoring import (
     findability_component,
     intent_coverage_component,
 )
-from engine.surfacing.sentiment import ReviewAnalysis, analyse_reviews, review_findings
-from engine.surfacing.specs import required_attributes
-from engine.surfacing.taxonomy import Taxonomy, google_taxonomy
+from engine.surfacing.taxonomy import Taxonomy, TaxonomyNode, google_taxonomy
 from memory.embedding import Embedder
 
 Progress = Callable[[str, int, float], None]  # stage, products done, fraction of the audit
@@ -104,23 +110,32 @@ class Examiner:
         assignments = self.categoriser.assign(products)
         examined: list[Examination] = []
         for product, assignment in zip(products, assignments, strict=True):
-            text = " ".join((product.title, product.description))
-            language = detect_language(text).code
+            language = product_language(product).code
             checks_language = language or "en"
-            suggested = assignment.node if assignment.disagrees or not assignment.declared else None
             findings = [
                 *check_product(
                     product,
                     taxonomy=self.taxonomy,
                     language=checks_language,
-                    suggested_category=suggested,
+                    suggested_category=_suggestion(assignment),
                 ),
                 *lint_product(product, language=checks_language),
-                *categorise_findings(product, assignment),
+                # The checks report a missing category themselves (with the suggestion as
+                # its fix); what only the categoriser can tell is a declared one it disputes.
+                *(
+                    f
+                    for f in categorise_findings(product, assignment)
+                    if f.check == "category_disagrees"
+                ),
             ]
             reviews = None
             if product.reviews is not None and product.reviews.texts:
-                analysis = analyse_reviews(product, language=checks_language)
+                analysis = analyse_reviews(
+                    product,
+                    language=checks_language,
+                    node=assignment.node,
+                    taxonomy=self.taxonomy,
+                )
                 findings.extend(review_findings(product, analysis))
                 reviews = _reviews_view(analysis)
             category_name = assignment.node.name if assignment.node is not None else None
@@ -135,6 +150,16 @@ class Examiner:
                 )
             )
         return examined
+
+
+def _suggestion(assignment: CategoryAssignment) -> TaxonomyNode | None:
+    """The categoriser's leaf, for the checks to offer as a category fix and to read the
+    category-required attributes from: only where the product declares no valid category or
+    the categoriser disputes it, and only when it is confident (below that, a mechanical fix
+    would as likely move a product to a wrong category as to the right one)."""
+    if assignment.node is None or assignment.confidence < CONFIDENT:
+        return None
+    return assignment.node if assignment.disagrees or assignment.declared is None else None
 
 
 def _category_view(assignment: CategoryAssignment) -> CategoryView:
@@ -164,7 +189,6 @@ def assess(
     measured_fixes: int = DEFAULT_MEASURED_FIXES,
     progress: Progress | None = None,
     timings: dict[str, float] | None = None,
-    taxonomy: Taxonomy | None = None,
 ) -> tuple[list[ProductAudit], AuditSummary]:
     """Stage 2 over the competitive set ``index`` (built from the same products, in order)."""
     started = time.perf_counter()
@@ -177,22 +201,22 @@ def assess(
     )
     timings["findability"] = time.perf_counter() - started
 
-    catalog_findings: dict[str, list[Finding]] = {}
-    for finding in check_catalog(products, taxonomy=taxonomy or google_taxonomy()):
-        catalog_findings.setdefault(finding.product_id, []).append(finding)
+    across: dict[str, list[Finding]] = {}
+    languages = {e.product.id: e.language or "en" for e in examinations}
+    for finding in catalog_findings(products, languages):
+        across.setdefault(finding.product_id, []).append(finding)
 
     mark = time.perf_counter()
     chosen = _products_to_measure(examinations, findability, measured_fixes)
     measured: dict[str, tuple[MeasuredFix, ...]] = {}
     for done, examination in enumerate(chosen, start=1):
-        measured[examination.product.id] = _measure(index, examination)
+        measured[examination.product.id] = _measure(index, examination, findability)
         if done % 50 == 0:
             report(progress, "fix impact", done, len(chosen))
     timings["fix_impact"] = time.perf_counter() - mark
 
     audits = [
-        _product_audit(e, findability, catalog_findings.get(e.product.id, []), measured)
-        for e in examinations
+        _product_audit(e, findability, across.get(e.product.id, []), measured) for e in examinations
     ]
     summary = summarise(audits, findability, merchant_queries, timings, started)
     report(progress, "done", total, total)
@@ -217,8 +241,17 @@ def _products_to_measure(
     return with_fixes[:limit]
 
 
-def _measure(index: CatalogIndex, examination: Examination) -> tuple[MeasuredFix, ...]:
+def _measure(
+    index: CatalogIndex, examination: Examination, findability: FindabilityReport
+) -> tuple[MeasuredFix, ...]:
     product = examination.product
+    # The audit has ranked the listing as it is for these very queries: no search repeats it.
+    ranked = {
+        q.text: q.ranks["hybrid"]
+        for q in findability.product(product.id).queries
+        if q.kind != "merchant"
+    }
+    before = [ranked[q.text] for q in examination.intents]
     results: list[MeasuredFix] = []
     fixes = [f for f in examination.findings if f.fix is not None and f.fix.mechanical]
     # Fixes that change what retrieval reads first; a category fix changes no text, so its
@@ -226,7 +259,7 @@ def _measure(index: CatalogIndex, examination: Examination) -> tuple[MeasuredFix
     fixes.sort(key=lambda f: not (set(f.fix.changes) & TEXT_FIELDS))  # type: ignore[union-attr]
     for finding in fixes[:MAX_FIXES_PER_PRODUCT]:
         assert finding.fix is not None
-        impact = measure_fix(index, product, finding.fix, examination.intents)
+        impact = measure_fix(index, product, finding.fix, examination.intents, ranks_before=before)
         gain, unit = expected_gain(impact, product)
         results.append(
             MeasuredFix(

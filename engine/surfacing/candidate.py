@@ -22,17 +22,24 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.surfacing.audit import Examination, Examiner
-from engine.surfacing.clicks import click_share
+from engine.surfacing.ctr import click_share
+from engine.surfacing.findability import (
+    DEPTH,
+    RETRIEVERS,
+    CatalogIndex,
+    counterfactual_rankings,
+    rank_of,
+    retrieval_text,
+)
 from engine.surfacing.findings import SEVERITIES, Finding
 from engine.surfacing.product import Product
 from engine.surfacing.results import QueryRank
-from engine.surfacing.retrieval import DEPTH, RETRIEVERS, CatalogIndex, rank_of, retrieval_text
+from engine.surfacing.rules import TITLE_MAX, required_attributes
 from engine.surfacing.scoring import (
     completeness_component,
     feed_quality_component,
     intent_coverage_component,
 )
-from engine.surfacing.specs import TITLE_MAX, required_attributes
 from memory.embedding import Embedder
 
 CANDIDATE_ID = "__candidate__"
@@ -146,12 +153,15 @@ def analyse_candidate(
             and {"title", "description", "highlights"} & set(fix.changes)
         ):
             fixed = fix.apply(fixed)
-    index.replace(fixed)
-    after = _ranks(index, texts)["hybrid"]
+    # The fixed listing's ranks as a rebuilt index would give them, the index untouched.
+    after = (
+        counterfactual_rankings(index, fixed, texts, DEPTH)["hybrid"]
+        if fixed != candidate and texts
+        else rankings["hybrid"]
+    )
     shares_after = [click_share(rank_of(ranking, position)) for ranking in after]
     now = float(np.mean(shares)) if shares else 0.0
     later = float(np.mean(shares_after)) if shares_after else 0.0
-    index.replace(candidate)
     impact = RevenueImpact(
         click_share_now=now,
         click_share_with_fixes=later,

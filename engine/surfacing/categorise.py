@@ -62,7 +62,7 @@ from numpy.typing import NDArray
 from engine.surfacing.entities import MATERIALS, index_terms, words
 from engine.surfacing.findings import Finding, Fix
 from engine.surfacing.product import Product
-from engine.surfacing.specs import SPEC
+from engine.surfacing.rules import GMC_CATEGORY
 from engine.surfacing.taxonomy import Taxonomy, TaxonomyNode
 from memory.embedding import Embedder
 from memory.fusion import reciprocal_rank_fusion
@@ -422,7 +422,7 @@ def categorise_findings(product: Product, assignment: CategoryAssignment) -> lis
                 "product's text describes",
                 evidence=f"declared {declared.full_path}; the text reads as {node.full_path} "
                 f"(confidence {assignment.confidence:.2f})",
-                source=SPEC["category"],
+                source=GMC_CATEGORY,
                 fix=Fix(
                     f"set google_product_category to {node.id} ({node.full_path})",
                     {"google_product_category": str(node.id)},
@@ -454,7 +454,7 @@ def categorise_findings(product: Product, assignment: CategoryAssignment) -> lis
             severity="low",
             message="no google_product_category: Merchant Center then guesses the category",
             evidence=evidence,
-            source=SPEC["category"],
+            source=GMC_CATEGORY,
             fix=fix,
             field="google_product_category",
         )

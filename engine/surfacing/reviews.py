@@ -36,7 +36,7 @@ from engine.surfacing.aspects import (
 )
 from engine.surfacing.findings import Finding, Fix, RuleSource
 from engine.surfacing.product import Product
-from engine.surfacing.specs import HIGHLIGHT_MAX, HIGHLIGHTS_MAX, SPEC
+from engine.surfacing.rules import GMC_RATINGS, HIGHLIGHT_MAX_CHARS, HIGHLIGHTS_MAX
 from engine.surfacing.taxonomy import Taxonomy, TaxonomyNode, google_taxonomy
 
 POSITIVE, NEGATIVE = 0.05, -0.05  # VADER's standard thresholds
@@ -233,7 +233,7 @@ def _highlight(product: Product, aspect: Aspect) -> str:
     value = _attribute_value(product, aspect)
     label = aspect.name[:1].upper() + aspect.name[1:]
     text = f"{label}: {value}, praised by reviewers" if value else f"{label} praised by reviewers"
-    return text if len(text) <= HIGHLIGHT_MAX else text[: HIGHLIGHT_MAX - 1] + "\u2026"
+    return text if len(text) <= HIGHLIGHT_MAX_CHARS else text[: HIGHLIGHT_MAX_CHARS - 1] + "\u2026"
 
 
 def _praised(product: Product, stats: AspectSentiment, aspect: Aspect) -> Finding | None:
@@ -301,7 +301,7 @@ def _missing(product: Product) -> Finding:
         "only from submitted product reviews, and the OpenAI product feed carries "
         "product_review_count and product_review_rating",
         evidence="reviews: none",
-        source=SPEC["ratings"],
+        source=GMC_RATINGS,
         field="reviews",
     )
 

@@ -39,6 +39,7 @@ GMC_CATEGORY = RuleSource(
 GMC_HIGHLIGHT = RuleSource(
     "Google Merchant Center: product highlight [product_highlight]", f"{_GMC}9216100"
 )
+GMC_RATINGS = RuleSource("Google Merchant Center: product ratings", f"{_GMC}6059553")
 GMC_ITEM_GROUP = RuleSource(
     "Google Merchant Center: item group ID [item_group_id]", f"{_GMC}6324507"
 )
@@ -81,6 +82,7 @@ SOURCES: Mapping[str, RuleSource] = MappingProxyType(
         "gmc_category": GMC_CATEGORY,
         "gmc_highlight": GMC_HIGHLIGHT,
         "gmc_item_group": GMC_ITEM_GROUP,
+        "gmc_ratings": GMC_RATINGS,
         "gmc_misrepresentation": GMC_MISREPRESENTATION,
         "merchant_listing": MERCHANT_LISTING,
         "openai_feed": OPENAI_FEED,

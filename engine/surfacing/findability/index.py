@@ -14,7 +14,7 @@ title does not say it, the product type, the highlights and the description. Str
 attributes are not indexed as "key value": they count only through what the text says.
 Semantic retrieval embeds text, and Merchant Center asks for a product's distinguishing
 attributes in its title for the same reason; an attribute the text never mentions is the
-findability defect the checks report (``attribute_missing_from_text``), and adding it is a
+findability defect the checks report (``attribute_not_in_text``), and adding it is a
 measured fix, which indexing the attributes would hide.
 
 :func:`rank_of`: the 1-based rank of a product in a ranking ``DEPTH`` (100) deep, or ``None``

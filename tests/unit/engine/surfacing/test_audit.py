@@ -8,10 +8,10 @@ from pydantic import TypeAdapter
 
 from engine.surfacing.audit import Examiner, assess
 from engine.surfacing.exports import findings_table
-from engine.surfacing.queries import MerchantQuery
+from engine.surfacing.findability import CatalogIndex
+from engine.surfacing.intents import MerchantQuery
 from engine.surfacing.report import render_report
 from engine.surfacing.results import AuditSummary, ProductAudit
-from engine.surfacing.retrieval import CatalogIndex
 from tests.unit.engine.surfacing.generated import HashingEmbedder, generated_catalog
 
 
@@ -33,10 +33,10 @@ def test_an_audit_measures_flags_fixes_and_reports(embedder: HashingEmbedder) ->
     assert by_id[injected.id].hard_fail
     assert by_id[injected.id].score == 0.0
     lamp = by_id[hidden.id]
-    assert "attribute_missing_from_text" in {f.check for f in lamp.findings}
+    assert "attribute_not_in_text" in {f.check for f in lamp.findings}
     assert any(q.kind == "merchant" for q in lamp.queries)
     measured = {m.check: m for m in lamp.fixes}
-    assert measured["attribute_missing_from_text"].click_share_change > 0
+    assert measured["attribute_not_in_text"].click_share_change > 0
     assert summary.top_fixes
     assert 0.0 <= summary.gini["hybrid"] <= 1.0
     assert summary.invisible == sum(a.invisible for a in audits)

@@ -12,7 +12,7 @@ from engine.surfacing.categorise import (
     on_path,
 )
 from engine.surfacing.product import Product
-from engine.surfacing.specs import SPEC
+from engine.surfacing.rules import GMC_CATEGORY
 from engine.surfacing.taxonomy import Taxonomy, google_taxonomy
 from memory.embedding import MiniLMEmbedder
 from tests.unit.engine.surfacing.generated import HashingEmbedder
@@ -57,7 +57,7 @@ def test_a_far_off_declaration_is_flagged_with_a_mechanical_fix(bm25: Categorise
     [finding] = categorise_findings(wrong, assignment)
     assert finding.check == "category_disagrees"
     assert finding.severity == "medium"
-    assert finding.source == SPEC["category"]
+    assert finding.source == GMC_CATEGORY
     assert finding.fix is not None
     assert finding.fix.mechanical
     assert assignment.node is not None

@@ -5,10 +5,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from engine.surfacing.findability import CatalogIndex, audit_findability, gini
 from engine.surfacing.findings import Fix
-from engine.surfacing.fixes import expected_gain, measure_fix
-from engine.surfacing.queries import MerchantQuery, intent_queries
-from engine.surfacing.retrieval import CatalogIndex, audit_findability, gini
+from engine.surfacing.impact import expected_gain, measure_fix
+from engine.surfacing.intents import MerchantQuery, intent_queries
 from tests.unit.engine.surfacing.generated import HashingEmbedder, generated_catalog
 
 

@@ -6,7 +6,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from engine.surfacing.aspects import LEXICON, aspects_for, mentions
 from engine.surfacing.product import Product, Reviews
 from engine.surfacing.reviews import ANALYSIS_SOURCE, analyse_reviews, review_findings
-from engine.surfacing.specs import SPEC
+from engine.surfacing.rules import GMC_RATINGS
 
 PRAISE = (
     "The battery lasts all week, amazing.",
@@ -165,7 +165,7 @@ def test_no_reviews_at_all_is_an_info_finding_citing_product_ratings() -> None:
     [finding] = review_findings(bare, analyse_reviews(bare))
     assert finding.check == "reviews_missing"
     assert finding.severity == "info"
-    assert finding.source == SPEC["ratings"]
+    assert finding.source == GMC_RATINGS
     assert "product_review_count" in finding.message
     rated = Product(id="r", title="Lamp", reviews=Reviews(rating=4.5, count=12))
     assert review_findings(rated, analyse_reviews(rated)) == []
