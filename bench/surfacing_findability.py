@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,11 +35,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.surfacing import catalog
+from engine.surfacing.competitive import partition
 from engine.surfacing.findability import CatalogIndex, audit_findability, retrieval_text
 from engine.surfacing.findings import Fix
 from engine.surfacing.impact import measure_fix
 from engine.surfacing.intents import intent_queries
 from engine.surfacing.product import Product
+from engine.surfacing.taxonomy import google_taxonomy
 from memory.embedders import EMBEDDER_NAMES, build_embedder
 
 LAYOUTS = ("catalog", "category")
@@ -67,12 +68,11 @@ def peak_mb() -> float:
 
 
 def competitive_sets(products: list[Product], layout: str) -> list[list[int]]:
-    if layout == "catalog":
-        return [list(range(len(products)))]
-    by_category: dict[str, list[int]] = defaultdict(list)
-    for position, product in enumerate(products):
-        by_category[product.google_product_category or ""].append(position)
-    return list(by_category.values())
+    """The audit's own partition (``engine.surfacing.competitive``), over the declared
+    categories (the generator's are all valid taxonomy ids)."""
+    taxonomy = google_taxonomy()
+    nodes = [taxonomy.resolve(p.google_product_category or "") for p in products]
+    return partition(nodes, "category" if layout == "category" else "catalog")
 
 
 def embed(n: int, embedder_name: str, target: Path) -> dict[str, float]:

@@ -18,8 +18,6 @@ import asyncio
 import os
 import sys
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 
@@ -30,20 +28,9 @@ from cluster.settings import Settings, get_settings
 from cluster.state import Database
 from deployments.surfacing.tasks import run_audit_task, task_options
 from engine.surfacing.results import AuditSummary
+from jobs.runner import Lifecycle, Work, drive, exit_code, print_table
 
 PAGE = 500
-
-
-@dataclass
-class Item:
-    org_id: uuid.UUID
-    catalog_id: uuid.UUID
-    name: str
-    products: int
-    audit_id: uuid.UUID | None = None
-    status: str = "pending"
-    attempts: int = 0
-    error: str | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,11 +43,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def plan(db: Database, args: argparse.Namespace) -> tuple[list[Item], list[Item]]:
+async def plan(db: Database, args: argparse.Namespace) -> tuple[list[Work], list[Work]]:
     """Catalogs to audit, and catalogs already audited (skipped)."""
     wanted = set(args.catalogs or ())
-    todo: list[Item] = []
-    done: list[Item] = []
+    todo: list[Work] = []
+    done: list[Work] = []
     for org_id in args.orgs:
         offset = 0
         while True:
@@ -68,13 +55,13 @@ async def plan(db: Database, args: argparse.Namespace) -> tuple[list[Item], list
             for row in page:
                 if wanted and row.id not in wanted:
                     continue
-                item = Item(org_id, row.id, row.name, row.product_count)
+                item = Work(org_id, row.id, f"{row.name}, {row.product_count} products")
                 audits = await repo.list_audits(
                     db, org_id=org_id, summary_type=AuditSummary, catalog_id=row.id
                 )
                 succeeded = next((a for a in audits if a.status == "succeeded"), None)
                 if succeeded is not None and not args.force:
-                    item.status, item.audit_id = "skipped", succeeded.id
+                    item.status, item.result = "skipped", str(succeeded.id)
                     done.append(item)
                     continue
                 audit = await repo.create_audit(
@@ -85,7 +72,7 @@ async def plan(db: Database, args: argparse.Namespace) -> tuple[list[Item], list
                     created_by=uuid.UUID(int=0),
                     summary_type=AuditSummary,
                 )
-                item.audit_id = audit.id
+                item.job_id = audit.id
                 todo.append(item)
             if len(page) < PAGE:
                 break
@@ -93,58 +80,42 @@ async def plan(db: Database, args: argparse.Namespace) -> tuple[list[Item], list
     return todo, done
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> list[Item]:
+async def run(args: argparse.Namespace, settings: Settings) -> list[Work]:
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set (the cluster's environment provides it)")
     db = await Database.connect(settings.database_url, min_size=1, max_size=4)
     try:
         todo, done = await plan(db, args)
         print(f"{len(todo)} catalogs to audit, {len(done)} already audited", flush=True)
-        options = task_options(settings)
-        queue = list(todo)
-        running: dict[Any, Item] = {}
-        finished = 0
-        while queue or running:
-            while queue and len(running) < args.concurrency:
-                item = queue.pop(0)
-                item.attempts += 1
-                item.status = "running"
-                ref = run_audit_task.options(**options).remote(str(item.org_id), str(item.audit_id))
-                running[ref] = item
-            ready, _ = await asyncio.to_thread(ray.wait, list(running), num_returns=1, timeout=5.0)
-            for ref in ready:
-                item = running.pop(ref)
-                assert item.audit_id is not None
-                try:
-                    succeeded = bool(ray.get(ref))
-                except Exception as exc:  # the worker died and Ray's own retries ran out
-                    succeeded, item.error = False, f"worker lost: {exc}"
-                    await repo.fail_audit(
-                        db, org_id=item.org_id, audit_id=item.audit_id, error=item.error
-                    )
-                if not succeeded:
-                    audit = await repo.get_audit(
-                        db, org_id=item.org_id, audit_id=item.audit_id, summary_type=AuditSummary
-                    )
-                    item.error = (audit.error if audit else None) or item.error or "failed"
-                    if item.attempts <= args.retries and await repo.requeue_audit(
-                        db, org_id=item.org_id, audit_id=item.audit_id
-                    ):
-                        item.status = "retrying"
-                        queue.append(item)
-                        continue
-                    item.status = "failed"
-                else:
-                    item.status, item.error = "audited", None
-                finished += 1
-                print(
-                    f"[{finished}/{len(todo)}] {item.status:7} {item.name} ({item.catalog_id}, "
-                    f"{item.products} products)" + (f": {item.error}" if item.error else ""),
-                    flush=True,
-                )
+        await drive(
+            todo, _lifecycle(db, settings), concurrency=args.concurrency, retries=args.retries
+        )
         return done + todo
     finally:
         await db.close()
+
+
+def _lifecycle(db: Database, settings: Settings) -> Lifecycle:
+    options = task_options(settings)
+
+    def ids(item: Work) -> dict[str, uuid.UUID]:
+        assert item.job_id is not None
+        return {"org_id": item.org_id, "audit_id": item.job_id}
+
+    async def error(item: Work) -> str | None:
+        audit = await repo.get_audit(db, **ids(item), summary_type=AuditSummary)
+        return audit.error if audit else None
+
+    return Lifecycle(
+        submit=lambda item: run_audit_task.options(**options).remote(
+            str(item.org_id), str(item.job_id)
+        ),
+        succeeded=lambda item, value: str(item.job_id) if value else None,
+        fail=lambda item, message: repo.fail_audit(db, **ids(item), error=message),
+        error=error,
+        requeue=lambda item: repo.requeue_audit(db, **ids(item)),
+        done_status="audited",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,13 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     ray.init(address=os.environ.get("RAY_ADDRESS") or settings.ray_address or "auto")
     items = asyncio.run(run(args, settings))
-    print(f"\n{'org':36}  {'catalog':36}  {'status':8}  {'tries':>5}  audit")
-    for item in items:
-        print(
-            f"{item.org_id!s:36}  {item.catalog_id!s:36}  {item.status:8}  "
-            f"{item.attempts:>5}  {item.audit_id or ''} {item.error or ''}"
-        )
-    return 1 if any(i.status == "failed" for i in items) else 0
+    print_table(items, target="catalog", result="audit")
+    return exit_code(items)
 
 
 if __name__ == "__main__":

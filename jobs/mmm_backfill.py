@@ -20,9 +20,7 @@ import asyncio
 import json
 import os
 import sys
-import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +33,7 @@ from cluster.settings import Settings, get_settings
 from cluster.state import Database
 from deployments.causal.schemas import AnalyzeRequest
 from deployments.causal.tasks import fingerprint, run_analysis_job, task_options
-
-
-@dataclass
-class Item:
-    org_id: uuid.UUID
-    dataset_id: uuid.UUID
-    name: str
-    job_id: uuid.UUID | None = None
-    status: str = "pending"
-    attempts: int = 0
-    model_id: str | None = None
-    error: str | None = None
-    started: float = field(default_factory=time.monotonic)
+from jobs.runner import Lifecycle, Work, drive, exit_code, print_table
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,11 +57,11 @@ def load_template(path: Path | None) -> dict[str, Any]:
 
 async def plan(
     db: Database, args: argparse.Namespace, template: dict[str, Any]
-) -> tuple[list[Item], list[Item]]:
+) -> tuple[list[Work], list[Work]]:
     """Datasets to fit and datasets already fitted with this request."""
     wanted = set(args.datasets or ())
-    todo: list[Item] = []
-    done: list[Item] = []
+    todo: list[Work] = []
+    done: list[Work] = []
     for org_id in args.orgs:
         offset = 0
         while True:
@@ -88,9 +74,9 @@ async def plan(
                 existing = await repo.find_model_by_fingerprint(
                     db, org_id=org_id, fingerprint=key, request_type=AnalyzeRequest
                 )
-                item = Item(org_id, row.id, row.name)
+                item = Work(org_id, row.id, row.name)
                 if existing is not None:
-                    item.status, item.model_id = "skipped", str(existing.id)
+                    item.status, item.result = "skipped", str(existing.id)
                     done.append(item)
                     continue
                 job = await repo.create_job(
@@ -110,7 +96,7 @@ async def plan(
     return todo, done
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> list[Item]:
+async def run(args: argparse.Namespace, settings: Settings) -> list[Work]:
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set (the cluster's environment provides it)")
     template = load_template(args.request)
@@ -118,48 +104,35 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Item]:
     try:
         todo, done = await plan(db, args, template)
         print(f"{len(todo)} datasets to fit, {len(done)} already fitted", flush=True)
-        options = task_options(settings)
-        queue = list(todo)
-        running: dict[Any, Item] = {}
-        finished = 0
-        while queue or running:
-            while queue and len(running) < args.concurrency:
-                item = queue.pop(0)
-                item.attempts += 1
-                item.status = "running"
-                ref = run_analysis_job.options(**options).remote(str(item.org_id), str(item.job_id))
-                running[ref] = item
-            ready, _ = await asyncio.to_thread(ray.wait, list(running), num_returns=1, timeout=5.0)
-            for ref in ready:
-                item = running.pop(ref)
-                try:
-                    item.model_id = ray.get(ref)
-                except Exception as exc:  # the worker died and Ray's own retries ran out
-                    item.model_id, item.error = None, f"worker lost: {exc}"
-                assert item.job_id is not None
-                if item.model_id is None:
-                    job = await repo.get_job(
-                        db, org_id=item.org_id, job_id=item.job_id, request_type=AnalyzeRequest
-                    )
-                    item.error = (job.error if job else None) or item.error or "failed"
-                    if item.attempts <= args.retries and await repo.requeue_job(
-                        db, org_id=item.org_id, job_id=item.job_id
-                    ):
-                        item.status = "retrying"
-                        queue.append(item)
-                        continue
-                    item.status = "failed"
-                else:
-                    item.status, item.error = "fitted", None
-                finished += 1
-                print(
-                    f"[{finished}/{len(todo)}] {item.status:7} {item.name} ({item.dataset_id})"
-                    + (f": {item.error}" if item.error else ""),
-                    flush=True,
-                )
+        await drive(
+            todo, _lifecycle(db, settings), concurrency=args.concurrency, retries=args.retries
+        )
         return done + todo
     finally:
         await db.close()
+
+
+def _lifecycle(db: Database, settings: Settings) -> Lifecycle:
+    options = task_options(settings)
+
+    def ids(item: Work) -> dict[str, uuid.UUID]:
+        assert item.job_id is not None
+        return {"org_id": item.org_id, "job_id": item.job_id}
+
+    async def error(item: Work) -> str | None:
+        job = await repo.get_job(db, **ids(item), request_type=AnalyzeRequest)
+        return job.error if job else None
+
+    return Lifecycle(
+        submit=lambda item: run_analysis_job.options(**options).remote(
+            str(item.org_id), str(item.job_id)
+        ),
+        succeeded=lambda item, value: str(value) if value is not None else None,
+        fail=lambda item, message: repo.fail_job(db, **ids(item), error=message),
+        error=error,
+        requeue=lambda item: repo.requeue_job(db, **ids(item)),
+        done_status="fitted",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,13 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     ray.init(address=os.environ.get("RAY_ADDRESS") or settings.ray_address or "auto")
     items = asyncio.run(run(args, settings))
-    print(f"\n{'org':36}  {'dataset':36}  {'status':8}  {'tries':>5}  model")
-    for item in items:
-        print(
-            f"{item.org_id!s:36}  {item.dataset_id!s:36}  {item.status:8}  "
-            f"{item.attempts:>5}  {item.model_id or item.error or ''}"
-        )
-    return 1 if any(i.status == "failed" for i in items) else 0
+    print_table(items, target="dataset", result="model")
+    return exit_code(items)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from cluster.repositories import jobs
 from cluster.state import Database
 from engine.causal.canonical import DatasetSummary
 from engine.causal.persist import spec_from_dict, spec_to_dict
@@ -303,38 +304,21 @@ async def start_job(
     db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID, request_type: type[RequestT]
 ) -> JobRow[RequestT] | None:
     """Mark a job running for one more attempt; ``None`` if it is gone or already finished."""
-    async with db.tenant(org_id) as conn:
-        row = await conn.fetchrow(
-            "UPDATE causal_jobs SET status = 'running', stage = 'starting', progress = 0, "
-            "attempts = attempts + 1, started_at = coalesce(started_at, now()), "
-            "heartbeat_at = now(), error = NULL "
-            f"WHERE id = $1 AND status IN ('queued', 'running') RETURNING {_JOB_COLUMNS}",
-            job_id,
-        )
-    return _job_row(row, request_type) if row else None
+    if not await jobs.start(db, jobs.CAUSAL_JOBS, org_id=org_id, job_id=job_id):
+        return None
+    return await get_job(db, org_id=org_id, job_id=job_id, request_type=request_type)
 
 
 async def report_progress(
     db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID, stage: str, progress: float
 ) -> None:
-    async with db.tenant(org_id) as conn:
-        await conn.execute(
-            "UPDATE causal_jobs SET stage = $2, progress = greatest(0, least(1, $3)), "
-            "heartbeat_at = now() WHERE id = $1 AND status = 'running'",
-            job_id,
-            stage[:100],
-            progress,
-        )
+    await jobs.report_progress(
+        db, jobs.CAUSAL_JOBS, org_id=org_id, job_id=job_id, stage=stage, progress=progress
+    )
 
 
 async def fail_job(db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID, error: str) -> None:
-    async with db.tenant(org_id) as conn:
-        await conn.execute(
-            "UPDATE causal_jobs SET status = 'failed', stage = 'failed', error = $2, "
-            "finished_at = now() WHERE id = $1 AND status <> 'succeeded'",
-            job_id,
-            error[:4000],
-        )
+    await jobs.fail(db, jobs.CAUSAL_JOBS, org_id=org_id, job_id=job_id, error=error)
 
 
 async def complete_job(
@@ -444,10 +428,4 @@ async def delete_model(db: Database, *, org_id: uuid.UUID, model_id: uuid.UUID) 
 
 async def requeue_job(db: Database, *, org_id: uuid.UUID, job_id: uuid.UUID) -> bool:
     """Put a failed job back in the queue (a backfill's retry); its attempts count on."""
-    async with db.tenant(org_id) as conn:
-        status: str = await conn.execute(
-            "UPDATE causal_jobs SET status = 'queued', stage = 'queued', progress = 0, "
-            "finished_at = NULL WHERE id = $1 AND status = 'failed'",
-            job_id,
-        )
-    return status == "UPDATE 1"
+    return await jobs.requeue(db, jobs.CAUSAL_JOBS, org_id=org_id, job_id=job_id)

@@ -19,6 +19,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import TypeAdapter
 
+from cluster.repositories import jobs
 from cluster.state import Database
 from engine.surfacing.product import Product
 
@@ -96,6 +97,7 @@ class AuditRow(Generic[SummaryT]):
     started_at: datetime | None
     heartbeat_at: datetime | None
     finished_at: datetime | None
+    competitive_set: str = "catalog"
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ class AuditProductRow(Generic[ResultT]):
 _CATALOG_COLUMNS = "id, org_id, name, format, product_count, content_sha256, created_by, created_at"
 _AUDIT_COLUMNS = (
     "id, org_id, catalog_id, status, stage, progress, products_total, products_done, attempts, "
-    "error, summary, created_by, created_at, started_at, heartbeat_at, finished_at"
+    "error, summary, created_by, created_at, started_at, heartbeat_at, finished_at, "
+    "competitive_set"
 )
 
 
@@ -289,16 +292,19 @@ async def create_audit(
     products_total: int,
     created_by: uuid.UUID,
     summary_type: type[SummaryT],
+    competitive_set: str = "catalog",
 ) -> AuditRow[SummaryT]:
     async with db.tenant(org_id) as conn:
         row = await conn.fetchrow(
-            "INSERT INTO surfacing_audits (id, org_id, catalog_id, products_total, created_by) "
-            f"VALUES ($1, $2, $3, $4, $5) RETURNING {_AUDIT_COLUMNS}",
+            "INSERT INTO surfacing_audits "
+            "(id, org_id, catalog_id, products_total, created_by, competitive_set) "
+            f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_AUDIT_COLUMNS}",
             uuid.uuid4(),
             org_id,
             catalog_id,
             products_total,
             created_by,
+            competitive_set,
         )
     return _audit_row(row, summary_type)
 
@@ -336,15 +342,7 @@ async def list_audits(
 
 async def start_audit(db: Database, *, org_id: uuid.UUID, audit_id: uuid.UUID) -> bool:
     """Mark an audit running for one more attempt; False if it is gone or already finished."""
-    async with db.tenant(org_id) as conn:
-        status = await conn.execute(
-            "UPDATE surfacing_audits SET status = 'running', stage = 'starting', progress = 0, "
-            "products_done = 0, attempts = attempts + 1, "
-            "started_at = coalesce(started_at, now()), heartbeat_at = now(), error = NULL "
-            "WHERE id = $1 AND status IN ('queued', 'running')",
-            audit_id,
-        )
-    return bool(status.endswith(" 1"))
+    return await jobs.start(db, jobs.SURFACING_AUDITS, org_id=org_id, job_id=audit_id)
 
 
 async def report_audit_progress(
@@ -356,25 +354,19 @@ async def report_audit_progress(
     progress: float,
     products_done: int,
 ) -> None:
-    async with db.tenant(org_id) as conn:
-        await conn.execute(
-            "UPDATE surfacing_audits SET stage = $2, progress = greatest(0, least(1, $3)), "
-            "products_done = $4, heartbeat_at = now() WHERE id = $1 AND status = 'running'",
-            audit_id,
-            stage[:100],
-            progress,
-            products_done,
-        )
+    await jobs.report_progress(
+        db,
+        jobs.SURFACING_AUDITS,
+        org_id=org_id,
+        job_id=audit_id,
+        stage=stage,
+        progress=progress,
+        counters={"products_done": products_done},
+    )
 
 
 async def fail_audit(db: Database, *, org_id: uuid.UUID, audit_id: uuid.UUID, error: str) -> None:
-    async with db.tenant(org_id) as conn:
-        await conn.execute(
-            "UPDATE surfacing_audits SET status = 'failed', error = $2, finished_at = now() "
-            "WHERE id = $1 AND status IN ('queued', 'running')",
-            audit_id,
-            error[:4000],
-        )
+    await jobs.fail(db, jobs.SURFACING_AUDITS, org_id=org_id, job_id=audit_id, error=error)
 
 
 async def complete_audit(
@@ -486,13 +478,7 @@ async def get_audit_product(
 
 async def requeue_audit(db: Database, *, org_id: uuid.UUID, audit_id: uuid.UUID) -> bool:
     """Put a failed audit back in the queue for another attempt (a job's retry)."""
-    async with db.tenant(org_id) as conn:
-        status = await conn.execute(
-            "UPDATE surfacing_audits SET status = 'queued', stage = 'queued', error = NULL, "
-            "finished_at = NULL WHERE id = $1 AND status = 'failed'",
-            audit_id,
-        )
-    return bool(status.endswith(" 1"))
+    return await jobs.requeue(db, jobs.SURFACING_AUDITS, org_id=org_id, job_id=audit_id)
 
 
 async def get_audit_artifact(

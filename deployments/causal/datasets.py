@@ -16,17 +16,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from cluster.repositories import causal as repo
-from cluster.settings import Settings
 from deployments.causal.schemas import DatasetList, DatasetOut, DatasetRowsRequest
 from deployments.common.errors import ApiError, not_found
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
 from deployments.common.security import require, runtime_of
+from deployments.common.uploads import check_upload_size, form_problem, form_text, json_body
 from engine.auth.rbac import Permission
 from engine.causal.canonical import CanonicalDataset, canonicalise
 from engine.causal.data import DataError
@@ -53,15 +51,6 @@ _MAX_LIST_TEXT = 20_000  # 200 column names of up to 100 characters
 _KPIS: Mapping[str, Kpi] = {"revenue": "revenue", "conversions": "conversions"}
 
 
-def _rows_request(raw: bytes) -> DatasetRowsRequest:
-    # The body is parsed here, not by FastAPI (the route also takes multipart); handing its
-    # errors to FastAPI's validation exception gives them the common 422 shape.
-    try:
-        return DatasetRowsRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from exc
-
-
 def data_error(exc: DataError) -> ApiError:
     return ApiError(422, "invalid_data", str(exc), field=exc.field)
 
@@ -76,18 +65,6 @@ def _dataset_out(row: repo.DatasetRow) -> DatasetOut:
         content_sha256=row.content_sha256,
         created_at=row.created_at,
     )
-
-
-def _check_size(request: Request, settings: Settings) -> None:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > settings.causal_max_upload_bytes:
-        raise ApiError(
-            413,
-            "payload_too_large",
-            f"upload of {int(length)} bytes exceeds the limit of "
-            f"{settings.causal_max_upload_bytes} bytes",
-            field="file",
-        )
 
 
 async def _store_dataset(
@@ -113,24 +90,6 @@ async def _store_dataset(
     return _dataset_out(row)
 
 
-async def _form_text(
-    form: Any, key: str, default: str | None = None, *, limit: int = 200
-) -> str | None:
-    value = form.get(key)
-    if value is None:
-        return default
-    if isinstance(value, UploadFile):
-        raise ApiError(422, "validation_error", f"{key}: expected a text field", field=key)
-    text = str(value).strip()
-    if len(text) > limit:
-        raise ApiError(422, "validation_error", f"{key}: at most {limit} characters", field=key)
-    return text or default
-
-
-def _form_problem(key: str, message: str) -> ApiError:
-    return ApiError(422, "validation_error", f"{key}: {message}", field=key)
-
-
 def parse_role_field(key: str, text: str) -> str | list[str] | dict[str, str]:
     """One role form field: a name, or a list of names as ``a,b,c`` or a JSON list, or (for
     ``spend_columns`` and ``attributed_columns``) a JSON object ``{"channel": "column"}``."""
@@ -138,36 +97,36 @@ def parse_role_field(key: str, text: str) -> str | list[str] | dict[str, str]:
         return text
     if not text.startswith(("[", "{")):
         if key == "attributed_columns":
-            raise _form_problem(
+            raise form_problem(
                 key, 'send a JSON object channel -> column, e.g. {"facebook": "FB Purchase Value"}'
             )
         names = [part.strip() for part in text.split(",")]
         if not all(names):
-            raise _form_problem(
+            raise form_problem(
                 key, f"an empty name in {text!r}; a name with a comma goes in a JSON list"
             )
         return names
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _form_problem(key, f"is not valid JSON ({exc.msg} at column {exc.colno})") from None
+        raise form_problem(key, f"is not valid JSON ({exc.msg} at column {exc.colno})") from None
     if isinstance(value, dict) and key in ("spend_columns", "attributed_columns"):
         if all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             return value
-        raise _form_problem(key, "a JSON object of channel -> column name, both text")
+        raise form_problem(key, "a JSON object of channel -> column name, both text")
     if isinstance(value, list) and key != "attributed_columns":
         if all(isinstance(v, str) for v in value):
             return value
-        raise _form_problem(key, "a JSON list of column names, all text")
+        raise form_problem(key, "a JSON list of column names, all text")
     wanted = "an object" if key == "attributed_columns" else "a list"
-    raise _form_problem(key, f"must be {wanted}, got JSON {type(value).__name__}")
+    raise form_problem(key, f"must be {wanted}, got JSON {type(value).__name__}")
 
 
 async def _form_roles(form: Any) -> ColumnRoles | None:
     values: dict[str, Any] = {}
     for key in ROLE_FIELDS:
         limit = _MAX_NAME_TEXT if key in _NAME_FIELDS else _MAX_LIST_TEXT
-        text = await _form_text(form, key, limit=limit)
+        text = form_text(form, key, limit=limit)
         if text is not None:
             values[key] = parse_role_field(key, text)
     return column_roles(**values)
@@ -276,11 +235,11 @@ async def upload_dataset(
     request: Request, principal: Principal = Depends(require(Permission.CAUSAL_RUN))
 ) -> DatasetOut:
     runtime = runtime_of(request)
-    _check_size(request, runtime.settings)
+    check_upload_size(request, runtime.settings.causal_max_upload_bytes)
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("application/json"):
-            body = _rows_request(await request.body())
+            body = json_body(DatasetRowsRequest, await request.body())
             roles = column_roles(**body.model_dump(include=set(ROLE_FIELDS)))
             frame = await asyncio.to_thread(rows_to_frame, body.rows)
             name, source = body.name, "json"
@@ -293,7 +252,7 @@ async def upload_dataset(
                     )
                 roles = await _form_roles(form)
                 raw = await upload.read()
-                name = await _form_text(form, "name", upload.filename or "dataset") or "dataset"
+                name = form_text(form, "name", upload.filename or "dataset") or "dataset"
                 frame = await asyncio.to_thread(
                     read_table, raw, filename=upload.filename, content_type=upload.content_type
                 )
@@ -350,15 +309,15 @@ async def import_dataset(
     request: Request, principal: Principal = Depends(require(Permission.CAUSAL_RUN))
 ) -> DatasetOut:
     runtime = runtime_of(request)
-    _check_size(request, runtime.settings)
+    check_upload_size(request, runtime.settings.causal_max_upload_bytes)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(415, "unsupported_media_type", "send multipart/form-data")
     try:
         async with request.form(max_files=len(IMPORT_SOURCES) + 1, max_fields=10) as form:
-            currency = await _form_text(form, "currency")
-            fx_text = await _form_text(form, "fx_rates")
+            currency = form_text(form, "currency")
+            fx_text = form_text(form, "fx_rates")
             fx_rates = _parse_fx_rates(fx_text)
-            name = await _form_text(form, "name", "imported dataset") or "imported dataset"
+            name = form_text(form, "name", "imported dataset") or "imported dataset"
             frames = []
             for source in IMPORT_SOURCES:
                 upload = form.get(source)

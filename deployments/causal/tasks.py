@@ -22,10 +22,12 @@ from typing import Any
 import ray
 
 from cluster.repositories import causal as repo
+from cluster.repositories import jobs
 from cluster.settings import Settings, get_settings
 from cluster.state import Database
 from deployments.causal.pipeline import run_analysis
 from deployments.causal.schemas import AnalyzeRequest
+from deployments.common.job_tasks import watch
 from deployments.common.runtime import Runtime
 from engine.causal.data import DataError
 from engine.causal.inference import cores_for
@@ -154,13 +156,11 @@ class RayJobRunner:
             str(org_id), str(job_id)
         )
 
-        async def watch() -> None:
-            try:
-                await ref
-            except Exception as exc:
-                log.exception("analysis job %s lost", job_id)
-                await repo.fail_job(
-                    runtime.db, org_id=org_id, job_id=job_id, error=f"worker lost: {exc}"
-                )
-
-        return runtime.spawn(watch(), what=f"analysis job {job_id}")
+        return watch(
+            runtime,
+            ref,
+            table=jobs.CAUSAL_JOBS,
+            org_id=org_id,
+            job_id=job_id,
+            what=f"analysis job {job_id}",
+        )

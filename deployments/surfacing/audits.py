@@ -43,6 +43,7 @@ def audit_out(row: repo.AuditRow[AuditSummary]) -> AuditOut:
     return AuditOut(
         id=row.id,
         catalog_id=row.catalog_id,
+        competitive_set=row.competitive_set,  # type: ignore[arg-type]  # CHECK constraint
         status=row.status,  # type: ignore[arg-type]  # CHECK constraint in the table
         stage=row.stage,
         progress=row.progress,
@@ -89,6 +90,7 @@ async def start_audit(
             org_id=principal.org_id,
             user_id=principal.id,
             catalog_id=body.catalog_id,
+            competitive_set=body.competitive_set,
         )
     except service.NotFoundError as exc:
         raise not_found_error(exc) from exc

@@ -15,14 +15,13 @@ import uuid
 from typing import Any, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from cluster.repositories import surfacing as repo
 from deployments.common.errors import ApiError, not_found
 from deployments.common.principal import Principal
 from deployments.common.security import require, runtime_of
+from deployments.common.uploads import check_upload_size, form_problem, form_text, json_body
 from deployments.surfacing import service
 from deployments.surfacing.schemas import (
     CatalogList,
@@ -75,56 +74,21 @@ def _query_out(row: repo.QueryRow) -> QueryOut:
     return QueryOut(id=row.id, text=row.text, relevant=relevant, created_at=row.created_at)
 
 
-def _check_size(request: Request) -> None:
-    limit = runtime_of(request).settings.surfacing_max_upload_bytes
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise ApiError(
-            413,
-            "payload_too_large",
-            f"upload of {int(length)} bytes exceeds the limit of {limit} bytes",
-            field="file",
-        )
-
-
-def _form_problem(key: str, message: str) -> ApiError:
-    return ApiError(422, "validation_error", f"{key}: {message}", field=key)
-
-
-def _text_field(form: Any, key: str, *, limit: int = 200) -> str | None:
-    value = form.get(key)
-    if value is None:
-        return None
-    if isinstance(value, UploadFile):
-        raise _form_problem(key, "expected a text field")
-    text = str(value).strip()
-    if len(text) > limit:
-        raise _form_problem(key, f"at most {limit} characters")
-    return text or None
-
-
 def _columns_field(form: Any) -> dict[str, str] | None:
-    text = _text_field(form, "columns", limit=20_000)
+    text = form_text(form, "columns", limit=20_000)
     if text is None:
         return None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _form_problem("columns", f"is not valid JSON ({exc.msg})") from None
+        raise form_problem("columns", f"is not valid JSON ({exc.msg})") from None
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
-        raise _form_problem(
+        raise form_problem(
             "columns", 'a JSON object of your column -> canonical field, e.g. {"Name": "title"}'
         )
     return value
-
-
-def _rows_request(raw: bytes) -> CatalogRowsRequest:
-    try:
-        return CatalogRowsRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from exc
 
 
 _UPLOAD_DOC: dict[str, Any] = {
@@ -166,14 +130,14 @@ _UPLOAD_DOC: dict[str, Any] = {
 async def upload_catalog(
     request: Request, principal: Principal = Depends(require(Permission.SURFACING_RUN))
 ) -> CatalogOut:
-    _check_size(request)
+    check_upload_size(request, runtime_of(request).settings.surfacing_max_upload_bytes)
     content_type = request.headers.get("content-type", "")
     digest = hashlib.sha256()
     try:
         if content_type.startswith("application/json"):
             raw = await request.body()
             digest.update(raw)
-            body = _rows_request(raw)
+            body = json_body(CatalogRowsRequest, raw)
             products = await asyncio.to_thread(
                 products_from_rows, body.products, columns=body.columns
             )
@@ -182,11 +146,11 @@ async def upload_catalog(
             async with request.form(max_files=MAX_FILES, max_fields=10) as form:
                 uploads = [u for u in form.getlist("file") if isinstance(u, UploadFile)]
                 if not uploads:
-                    raise _form_problem("file", "a file field is required")
+                    raise form_problem("file", "a file field is required")
                 columns = _columns_field(form)
-                chosen = _text_field(form, "format")
+                chosen = form_text(form, "format")
                 if chosen is not None and chosen not in FORMATS:
-                    raise _form_problem("format", f"one of {', '.join(FORMATS)}")
+                    raise form_problem("format", f"one of {', '.join(FORMATS)}")
                 parts: list[tuple[str, tuple[Product, ...]]] = []
                 formats: set[str] = set()
                 for upload in uploads:
@@ -209,7 +173,7 @@ async def upload_catalog(
                     )
                     parts.append((upload.filename or f"file {len(parts) + 1}", parsed))
                 products = service.combine_uploads(parts)
-                name = _text_field(form, "name") or uploads[0].filename or "catalog"
+                name = form_text(form, "name") or uploads[0].filename or "catalog"
                 format = "+".join(sorted(formats))
         else:
             raise ApiError(

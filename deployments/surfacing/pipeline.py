@@ -21,6 +21,7 @@ import numpy as np
 import ray
 
 from engine.surfacing.audit import Examination, Examiner, assess
+from engine.surfacing.competitive import CompetitiveSet, partition
 from engine.surfacing.findability import CatalogIndex, retrieval_text
 from engine.surfacing.intents import MerchantQuery
 from engine.surfacing.product import Product
@@ -42,6 +43,7 @@ class AuditInput:
     products: tuple[Product, ...]
     merchant_queries: tuple[MerchantQuery, ...]
     embedder: EmbedderName
+    competitive_set: CompetitiveSet = "catalog"
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ class AuditOutcome:
 class ExamineStage:
     """Ray Data stage 1: a batch of products -> their examinations."""
 
-    def __init__(self, embedder: EmbedderName) -> None:
-        self.examiner = Examiner(embedder=build_embedder(embedder))
+    def __init__(self, embedder: EmbedderName, known_brands: tuple[str, ...] = ()) -> None:
+        self.examiner = Examiner(embedder=build_embedder(embedder), known_brands=known_brands)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         examined = self.examiner.examine(list(batch["product"]))
@@ -79,11 +81,13 @@ class EmbedStage:
 def _mapped(work: AuditInput, progress: Progress | None) -> tuple[list[Examination], np.ndarray]:
     # Records travel as Python objects (Ray Data keeps them in an Arrow object column).
     items = [{"position": i, "product": p} for i, p in enumerate(work.products)]
+    # The catalog's brands, so each product's text and reviews are read for the others.
+    brands = tuple(sorted({p.brand.strip() for p in work.products if p.brand and p.brand.strip()}))
     dataset = (
         ray.data.from_items(items, override_num_blocks=max(1, len(items) // (4 * BATCH_SIZE)))
         .map_batches(
             ExamineStage,
-            fn_constructor_kwargs={"embedder": work.embedder},
+            fn_constructor_kwargs={"embedder": work.embedder, "known_brands": brands},
             batch_size=BATCH_SIZE,
             concurrency=(1, 2),
             num_cpus=STAGE_CPUS,
@@ -122,7 +126,15 @@ def run_audit(work: AuditInput, *, progress: Progress | None = None) -> AuditOut
 
     mark = time.perf_counter()
     embedder = build_embedder(work.embedder)
-    index = CatalogIndex([e.product for e in examinations], embedder=embedder, vectors=vectors)
+    sets = partition([e.assignment.node for e in examinations], work.competitive_set)
+    indexes = [
+        CatalogIndex(
+            [examinations[i].product for i in members],
+            embedder=embedder,
+            vectors=vectors[members],
+        )
+        for members in sets
+    ]
     timings["index"] = time.perf_counter() - mark
 
     def staged(stage: str, done: int, fraction: float) -> None:
@@ -131,9 +143,10 @@ def run_audit(work: AuditInput, *, progress: Progress | None = None) -> AuditOut
 
     audits, summary = assess(
         examinations,
-        index,
+        indexes,
         merchant_queries=work.merchant_queries,
         progress=staged,
         timings=timings,
+        competitive_set=work.competitive_set,
     )
     return AuditOutcome(products=audits, summary=summary, vectors=vectors)

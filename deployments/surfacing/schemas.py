@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from engine.surfacing.competitive import CompetitiveSet
 from engine.surfacing.product import MAX_PRODUCTS, Availability, PageMarkup, Product, Reviews
 from engine.surfacing.results import AuditSummary, MeasuredFix, ProductAudit, QueryRank
 
@@ -178,11 +179,17 @@ JobStatus = Literal["queued", "running", "succeeded", "failed"]
 
 class AuditRequest(_Request):
     catalog_id: uuid.UUID
+    competitive_set: CompetitiveSet = Field(
+        "catalog",
+        description="what each product's queries run against: the whole catalog, or the "
+        "products of its category (docs/surfacing.md)",
+    )
 
 
 class AuditOut(_Response):
     id: uuid.UUID
     catalog_id: uuid.UUID | None
+    competitive_set: CompetitiveSet
     status: JobStatus
     stage: str
     progress: float

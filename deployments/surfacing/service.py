@@ -20,6 +20,7 @@ from cluster.repositories import surfacing as repo
 from deployments.common.runtime import Runtime
 from engine.surfacing.audit import Examiner
 from engine.surfacing.candidate import CandidateAnalysis, analyse_candidate, candidate_product
+from engine.surfacing.competitive import CompetitiveSet
 from engine.surfacing.findings import Finding, Fix
 from engine.surfacing.product import MAX_PRODUCTS, CatalogError, Product
 from engine.surfacing.results import AuditSummary, MeasuredFix, ProductAudit
@@ -142,6 +143,7 @@ async def start_audit(
     org_id: uuid.UUID,
     user_id: uuid.UUID,
     catalog_id: uuid.UUID,
+    competitive_set: CompetitiveSet = "catalog",
 ) -> repo.AuditRow[AuditSummary]:
     row = await catalog(runtime, org_id=org_id, catalog_id=catalog_id)
     audit_row = await repo.create_audit(
@@ -151,6 +153,7 @@ async def start_audit(
         products_total=row.product_count,
         created_by=user_id,
         summary_type=AuditSummary,
+        competitive_set=competitive_set,
     )
     runner.submit(runtime, org_id=org_id, audit_id=audit_row.id)
     return audit_row

@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 import ray
 
+from cluster.repositories import jobs
 from cluster.repositories import surfacing as repo
 from cluster.settings import Settings, get_settings
 from cluster.state import Database
+from deployments.common.job_tasks import watch
 from deployments.common.runtime import Runtime
 from deployments.surfacing.memory import remember_audit
 from deployments.surfacing.pipeline import AuditInput, run_audit
@@ -113,6 +115,7 @@ async def _execute(
             for q in queries
         ),
         embedder=settings.memory_embedder,
+        competitive_set=audit.competitive_set,  # type: ignore[arg-type]  # CHECK constraint
     )
     try:
         outcome = await asyncio.to_thread(run_audit, work, progress=progress)
@@ -167,13 +170,11 @@ class RayAuditRunner:
             str(org_id), str(audit_id)
         )
 
-        async def watch() -> None:
-            try:
-                await ref
-            except Exception as exc:
-                log.exception("audit %s lost", audit_id)
-                await repo.fail_audit(
-                    runtime.db, org_id=org_id, audit_id=audit_id, error=f"worker lost: {exc}"
-                )
-
-        return runtime.spawn(watch(), what=f"audit {audit_id}")
+        return watch(
+            runtime,
+            ref,
+            table=jobs.SURFACING_AUDITS,
+            org_id=org_id,
+            job_id=audit_id,
+            what=f"audit {audit_id}",
+        )

@@ -13,9 +13,10 @@ and the embedding as its own stage; everything here also runs in one process (te
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from engine.surfacing.categorise import (
@@ -26,7 +27,10 @@ from engine.surfacing.categorise import (
 )
 from engine.surfacing.checks import check_product
 from engine.surfacing.checks.catalog import catalog_findings
+from engine.surfacing.checks.entities import entity_findings
+from engine.surfacing.competitive import CompetitiveSet, combined, queries_for
 from engine.surfacing.ctr import click_share
+from engine.surfacing.entities import EntityExtractor, ProductEntities
 from engine.surfacing.findability import CatalogIndex, FindabilityReport, audit_findability
 from engine.surfacing.findings import Finding
 from engine.surfacing.impact import expected_gain, measure_fix
@@ -40,6 +44,7 @@ from engine.surfacing.results import (
     AspectView,
     AuditSummary,
     CategoryView,
+    EntitiesView,
     FixHighlight,
     MeasuredFix,
     ProductAudit,
@@ -76,6 +81,7 @@ class Examination:
     findings: tuple[Finding, ...]
     reviews: ReviewsView | None
     intents: tuple[IntentQuery, ...]
+    entities: EntitiesView | None = None
 
 
 def _reviews_view(analysis: ReviewAnalysis) -> ReviewsView:
@@ -102,9 +108,18 @@ class Examiner:
     """Stage 1, for batches of products. Built once per worker: the categoriser indexes the
     taxonomy when it is made."""
 
-    def __init__(self, taxonomy: Taxonomy | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        taxonomy: Taxonomy | None = None,
+        embedder: Embedder | None = None,
+        *,
+        known_brands: Collection[str] = (),
+    ) -> None:
+        """``known_brands``: the catalog's brands, so that a listing or review naming another
+        brand is seen (the product's own brand is always known)."""
         self.taxonomy = taxonomy or google_taxonomy()
         self.categoriser = Categoriser(self.taxonomy, embedder)
+        self.entities = EntityExtractor(known_brands, self.taxonomy)
 
     def examine(self, products: Sequence[Product]) -> list[Examination]:
         assignments = self.categoriser.assign(products)
@@ -138,6 +153,12 @@ class Examiner:
                 )
                 findings.extend(review_findings(product, analysis))
                 reviews = _reviews_view(analysis)
+            entities = self.entities.extract(product)
+            findings.extend(
+                entity_findings(
+                    product, entities, reported_fields={f.field for f in findings if f.field}
+                )
+            )
             category_name = assignment.node.name if assignment.node is not None else None
             examined.append(
                 Examination(
@@ -147,9 +168,23 @@ class Examiner:
                     findings=tuple(findings),
                     reviews=reviews,
                     intents=intent_queries(product, category_name=category_name),
+                    entities=_entities_view(entities),
                 )
             )
         return examined
+
+
+def _entities_view(entities: ProductEntities) -> EntitiesView:
+    kinds: dict[str, list[str]] = {}
+    for mention in entities.attributes:
+        kinds.setdefault(mention.kind, []).append(mention.value)
+    return EntitiesView(
+        other_brands=tuple(b.name for b in entities.brands if not b.own),
+        product_types=tuple(
+            dict.fromkeys(node.full_path for t in entities.product_types for node in t.nodes)
+        ),
+        attributes={kind: tuple(values) for kind, values in kinds.items()},
+    )
 
 
 def _suggestion(assignment: CategoryAssignment) -> TaxonomyNode | None:
@@ -183,22 +218,38 @@ def _value(product: Product) -> float:
 
 def assess(
     examinations: Sequence[Examination],
-    index: CatalogIndex,
+    index: CatalogIndex | Sequence[CatalogIndex],
     *,
     merchant_queries: Sequence[MerchantQuery] = (),
     measured_fixes: int = DEFAULT_MEASURED_FIXES,
     progress: Progress | None = None,
     timings: dict[str, float] | None = None,
+    competitive_set: CompetitiveSet = "catalog",
 ) -> tuple[list[ProductAudit], AuditSummary]:
-    """Stage 2 over the competitive set ``index`` (built from the same products, in order)."""
+    """Stage 2 over the competitive sets: ``index`` holds the examined products (one index
+    for the whole catalog, or one per set from :func:`engine.surfacing.competitive.partition`,
+    each product in exactly one); ``competitive_set`` names the layout for the summary."""
     started = time.perf_counter()
     timings = timings if timings is not None else {}
     total = len(examinations)
     report(progress, "findability", 0, total)
     products = [e.product for e in examinations]
-    findability = audit_findability(
-        index, {e.product.id: e.intents for e in examinations}, merchant_queries=merchant_queries
-    )
+    indexes = [index] if isinstance(index, CatalogIndex) else list(index)
+    by_id = {e.product.id: e for e in examinations}
+    home = {pid: i for i in indexes for pid in i.position}
+    if home.keys() != by_id.keys() or sum(len(i) for i in indexes) != total:
+        raise ValueError("the competitive sets must hold each examined product exactly once")
+    reports, labelled = [], []
+    for members in indexes:
+        queries = (
+            list(merchant_queries)
+            if len(indexes) == 1
+            else queries_for(merchant_queries, set(members.position))
+        )
+        intents = {pid: by_id[pid].intents for pid in members.position}
+        reports.append(audit_findability(members, intents, merchant_queries=queries))
+        labelled.append(sum(1 for q in queries if q.relevant))
+    findability = combined(reports, labelled)
     timings["findability"] = time.perf_counter() - started
 
     across: dict[str, list[Finding]] = {}
@@ -210,7 +261,8 @@ def assess(
     chosen = _products_to_measure(examinations, findability, measured_fixes)
     measured: dict[str, tuple[MeasuredFix, ...]] = {}
     for done, examination in enumerate(chosen, start=1):
-        measured[examination.product.id] = _measure(index, examination, findability)
+        pid = examination.product.id
+        measured[pid] = _measure(home[pid], examination, findability)
         if done % 50 == 0:
             report(progress, "fix impact", done, len(chosen))
     timings["fix_impact"] = time.perf_counter() - mark
@@ -219,6 +271,9 @@ def assess(
         _product_audit(e, findability, across.get(e.product.id, []), measured) for e in examinations
     ]
     summary = summarise(audits, findability, merchant_queries, timings, started)
+    summary = dataclasses.replace(
+        summary, competitive_set=competitive_set, competitive_sets=len(indexes)
+    )
     report(progress, "done", total, total)
     return audits, summary
 
@@ -331,6 +386,7 @@ def _product_audit(
         invisible=found.invisible,
         hard_fail=hard_fail,
         expected_gain=max((m.expected_gain for m in fixes), default=0.0),
+        entities=examination.entities,
     )
 
 

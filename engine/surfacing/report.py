@@ -103,6 +103,12 @@ def render_report(
             ("mean score (0-100)", f"{summary.mean_score:.1f}"),
             ("hard fails (manipulation lint)", summary.hard_fails),
             ("merchant queries", summary.merchant_queries),
+            (
+                "competitive set",
+                "the whole catalog"
+                if summary.competitive_set == "catalog"
+                else f"per category ({summary.competitive_sets} sets)",
+            ),
             ("products per minute", f"{summary.products_per_minute:,.0f}"),
         ],
     )

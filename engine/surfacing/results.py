@@ -93,6 +93,15 @@ class ScoreComponents:
 
 
 @dataclass(frozen=True)
+class EntitiesView:
+    """What the listing and its reviews name (engine.surfacing.entities)."""
+
+    other_brands: tuple[str, ...]  # known brands other than its own, named capitalised
+    product_types: tuple[str, ...]  # taxonomy leaves named, as full paths
+    attributes: Mapping[str, tuple[str, ...]]  # colour, material, size, measurement -> values
+
+
+@dataclass(frozen=True)
 class ProductAudit:
     product_id: str
     title: str
@@ -109,6 +118,7 @@ class ProductAudit:
     invisible: bool
     hard_fail: bool
     expected_gain: float
+    entities: EntitiesView | None = None
 
 
 @dataclass(frozen=True)
@@ -142,3 +152,7 @@ class AuditSummary:
     merchant_recall_at_10: Mapping[str, float] = field(default_factory=dict)
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
     products_per_minute: float = 0.0
+    # What each product's queries ran against (engine.surfacing.competitive), and in how many
+    # sets the catalog was split.
+    competitive_set: str = "catalog"
+    competitive_sets: int = 1

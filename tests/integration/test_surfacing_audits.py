@@ -185,6 +185,38 @@ def test_the_audit_measures_the_catalog_and_flags_the_planted_defects(
     assert len(invisible) == summary["invisible"]
 
 
+def test_an_audit_against_each_products_category(client: httpx.Client) -> None:
+    from tests.integration.conftest import signup
+
+    # Its own tenant: the module's tenant's latest audit is what its analyze tests read.
+    tenant = signup(client, prefix="categories")
+    response = client.post(
+        f"{BASE}/catalogs", headers=tenant.auth, json={"name": "c", "products": catalog_rows()}
+    )
+    assert response.status_code == 201, response.text
+    catalog = response.json()
+    bad = client.post(
+        f"{BASE}/audits",
+        headers=tenant.auth,
+        json={"catalog_id": catalog["id"], "competitive_set": "brand"},
+    )
+    assert bad.status_code == 422
+    assert "competitive_set" in bad.text
+    response = client.post(
+        f"{BASE}/audits",
+        headers=tenant.auth,
+        json={"catalog_id": catalog["id"], "competitive_set": "category"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["audit"]["competitive_set"] == "category"
+    audit = wait_for(client, tenant, response.json()["status_url"])
+    assert audit["status"] == "succeeded", audit
+    summary = audit["summary"]
+    assert summary["competitive_set"] == "category"
+    assert summary["competitive_sets"] >= 1
+    assert summary["products"] == catalog["product_count"]
+
+
 def test_report_export_and_a_fix_to_publish(
     client: httpx.Client, audited: tuple[Tenant, dict[str, Any], dict[str, Any]]
 ) -> None:
