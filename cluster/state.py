@@ -41,6 +41,13 @@ _APP_TABLES_DML = (
     "surfacing_audits",
     "surfacing_audit_products",
     "surfacing_audit_artifacts",
+    "llm_providers",
+    "llm_models",
+    "llm_templates",
+    "llm_generations",
+    "llm_outcomes",
+    "llm_usage_daily",
+    "llm_budgets",
 )
 # History is evidence: the app may add versions but never rewrite them.
 _APP_TABLES_APPEND_ONLY = ("audit_log", "memory_versions")

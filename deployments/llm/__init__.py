@@ -1,0 +1,1 @@
+"""The LLM module: providers, templates, generation with platform checks, cost and budgets."""
