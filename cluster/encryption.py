@@ -25,6 +25,9 @@ NONCE_BYTES = 12
 # content (or the reverse) even if both were made under the same key.
 _WRAP_CONTEXT = b"liftos/memory-data-key/v1"
 _SEAL_CONTEXT = b"liftos/memory-content/v1"
+# Secrets an org hands LiftOS (LLM provider keys), sealed under the same data key but never
+# interchangeable with content: opening one as the other fails authentication.
+SECRET_CONTEXT = b"liftos/org-secret/v1"
 
 
 class EncryptionError(Exception):
@@ -84,7 +87,12 @@ def unwrap_data_key(wrapped: bytes, *, master_key: bytes, org_id: uuid.UUID) -> 
 
 
 def seal(
-    plaintext: bytes, *, key: bytes, org_id: uuid.UUID, memory_id: int | None = None
+    plaintext: bytes,
+    *,
+    key: bytes,
+    org_id: uuid.UUID,
+    memory_id: int | None = None,
+    context: bytes = _SEAL_CONTEXT,
 ) -> tuple[bytes, bytes]:
     """Encrypt ``plaintext``; returns ``(nonce, ciphertext)``.
 
@@ -93,7 +101,7 @@ def seal(
     """
     _check_key(key, "data key")
     nonce = os.urandom(NONCE_BYTES)
-    return nonce, AESGCM(key).encrypt(nonce, plaintext, _seal_context(org_id, memory_id))
+    return nonce, AESGCM(key).encrypt(nonce, plaintext, _seal_context(context, org_id, memory_id))
 
 
 def unseal(
@@ -103,12 +111,13 @@ def unseal(
     key: bytes,
     org_id: uuid.UUID,
     memory_id: int | None = None,
+    context: bytes = _SEAL_CONTEXT,
 ) -> bytes:
     _check_key(key, "data key")
     if len(nonce) != NONCE_BYTES:
         raise DecryptionError(f"nonce must be {NONCE_BYTES} bytes, got {len(nonce)}")
     try:
-        return AESGCM(key).decrypt(nonce, ciphertext, _seal_context(org_id, memory_id))
+        return AESGCM(key).decrypt(nonce, ciphertext, _seal_context(context, org_id, memory_id))
     except InvalidTag:
         raise DecryptionError(
             f"content does not decrypt for org {org_id}: tampered, moved from another org or "
@@ -116,8 +125,8 @@ def unseal(
         ) from None
 
 
-def _seal_context(org_id: uuid.UUID, memory_id: int | None) -> bytes:
-    context = _SEAL_CONTEXT + org_id.bytes
+def _seal_context(purpose: bytes, org_id: uuid.UUID, memory_id: int | None) -> bytes:
+    context = purpose + org_id.bytes
     if memory_id is not None:
         context += memory_id.to_bytes(8, "big", signed=True)
     return context

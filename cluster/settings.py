@@ -177,6 +177,27 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    # LLM module. Provider calls: per-request timeout, retries on 429/5xx (Retry-After is
+    # honoured up to the longest wait, beyond which the next configured model is tried), and a
+    # cooldown of a deployment failing that many calls in a row.
+    llm_request_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    llm_retries: int = Field(default=2, ge=0, le=10)
+    llm_retry_max_wait_seconds: float = Field(default=10.0, ge=0, le=120)
+    llm_cooldown_failures: int = Field(default=3, ge=1, le=100)
+    llm_cooldown_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Identical temperature-0 requests answer from the org's cache for this long (0: off).
+    llm_cache_ttl_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
+    # Provider base URLs on loopback or private networks (a self-hosted vLLM, the tests' local
+    # servers). Unset: allowed in dev only, so a tenant cannot point the service at internal
+    # hosts in production unless the operator says so.
+    llm_allow_private_base_urls: bool | None = None
+
+    @property
+    def llm_private_base_urls_allowed(self) -> bool:
+        if self.llm_allow_private_base_urls is not None:
+            return self.llm_allow_private_base_urls
+        return self.env == "dev"
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
         if self.jwt_active_kid not in self.jwt_keys:

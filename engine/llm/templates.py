@@ -25,8 +25,9 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, meta
 from jinja2 import TemplateError as JinjaTemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = [
     "LANGUAGES",
@@ -88,6 +89,7 @@ class TemplateSpec:
     user: str  # Jinja2 source of the user message
     variables: tuple[Variable, ...]
     default_platform: str | None  # a platforms.Platform value, or None for free text
+    version: int = 1  # bumped when the text changes, so outputs can be traced to it
 
     def variable_names(self) -> tuple[str, ...]:
         return tuple(variable.name for variable in self.variables)
@@ -219,6 +221,8 @@ def _check_spec(spec: TemplateSpec) -> None:
         raise TemplateError("purpose", f"{spec.purpose!r} is not a purpose")
     if not _LANGUAGE.fullmatch(spec.language):
         raise TemplateError("language", f"{spec.language!r} is not an ISO 639-1 language code")
+    if isinstance(spec.version, bool) or not isinstance(spec.version, int) or spec.version < 1:
+        raise TemplateError("version", "must be a positive integer")
     seen: set[str] = set()
     for variable in spec.variables:
         field = f"variables.{variable.name}"
@@ -369,7 +373,7 @@ def _variable_from_json(raw: Mapping[str, Any]) -> Variable:
     )
 
 
-def _spec_from_json(raw: Mapping[str, Any], language: str) -> TemplateSpec:
+def _spec_from_json(raw: Mapping[str, Any], language: str, version: int) -> TemplateSpec:
     platform = raw.get("default_platform")
     return TemplateSpec(
         name=str(raw["name"]),
@@ -379,6 +383,7 @@ def _spec_from_json(raw: Mapping[str, Any], language: str) -> TemplateSpec:
         user=str(raw["user"]),
         variables=tuple(_variable_from_json(item) for item in raw["variables"]),
         default_platform=None if platform is None else str(platform),
+        version=int(raw.get("version", version)),
     )
 
 
@@ -395,9 +400,10 @@ def builtin_templates() -> tuple[TemplateSpec, ...]:
     for entry in entries:
         document = json.loads(entry.read_text(encoding="utf-8"))
         language = str(document["language"])
+        version = int(document.get("version", 1))
         for raw in document["templates"]:
             try:
-                spec = _spec_from_json(raw, language)
+                spec = _spec_from_json(raw, language, version)
             except (KeyError, TypeError, ValueError) as error:
                 raise ValueError(f"{entry.name}: template {raw.get('name')!r}: {error}") from error
             compile_template(spec)
