@@ -84,7 +84,8 @@ def test_published_google_ads_figures() -> None:
     headlines, descriptions = spec.field("headlines"), spec.field("descriptions")
     assert (headlines.max_chars, headlines.min_items, headlines.max_items) == (30, 3, 15)
     assert (descriptions.max_chars, descriptions.min_items, descriptions.max_items) == (90, 2, 4)
-    assert headlines.hard and headlines.wide_chars_count_double
+    assert headlines.hard
+    assert headlines.wide_chars_count_double
     assert spec.source == "https://support.google.com/google-ads/answer/7684791"
 
 
@@ -94,7 +95,7 @@ def test_published_google_ads_figures() -> None:
 def test_display_length_counts_wide_characters_double_only_when_asked() -> None:
     assert display_length("コーヒー豆", wide_double=True) == 10
     assert display_length("コーヒー豆", wide_double=False) == 5
-    assert display_length("ＡＢＣ", wide_double=True) == 6  # full-width Latin
+    assert display_length("\uff21\uff22\uff23", wide_double=True) == 6  # full-width "ABC"
 
 
 def test_display_length_ignores_combining_marks_and_joiners() -> None:
@@ -192,9 +193,7 @@ def test_cjk_headline_counts_double_on_google_ads_but_not_on_meta() -> None:
     headline = headline[:16]
     assert len(headline) == 16
     violations = check_content(Platform.GOOGLE_ADS, google([*GOOD_HEADLINES, headline]))
-    assert [(v.rule, v.index, v.actual, v.limit) for v in violations] == [
-        ("max_chars", 3, 32, 30)
-    ]
+    assert [(v.rule, v.index, v.actual, v.limit) for v in violations] == [("max_chars", 3, 32, 30)]
     assert "full-width" in violations[0].message
 
     meta = Content(
@@ -282,7 +281,9 @@ def test_tiktok_limit_is_hard_and_seo_limits_are_soft() -> None:
 
 
 def test_email_body_has_no_length_limit() -> None:
-    email = Content({"subject": ("Fresh beans",), "preheader": ("This week",), "body": ("b" * 9999,)})
+    email = Content(
+        {"subject": ("Fresh beans",), "preheader": ("This week",), "body": ("b" * 9999,)}
+    )
     assert check_content(Platform.EMAIL, email) == ()
 
 
@@ -299,12 +300,17 @@ def test_generic_has_no_violations_for_any_text(text: str) -> None:
 def test_format_instructions_state_keys_limits_counts_and_notes() -> None:
     text = format_instructions(Platform.GOOGLE_ADS)
     assert "JSON object" in text
-    assert '"headlines"' in text and '"descriptions"' in text
-    assert "3 to 15" in text and "at most 30 characters" in text
-    assert "2 to 4" in text and "at most 90 characters" in text
+    assert '"headlines"' in text
+    assert '"descriptions"' in text
+    assert "3 to 15" in text
+    assert "at most 30 characters" in text
+    assert "2 to 4" in text
+    assert "at most 90 characters" in text
     assert "exclamation mark" in text
     meta = format_instructions(Platform.META)
-    assert '"primary_text"' in meta and "125" in meta and "recommended" in meta
+    assert '"primary_text"' in meta
+    assert "125" in meta
+    assert "recommended" in meta
 
 
 def test_repair_instruction_names_every_violating_field_and_limit() -> None:
@@ -312,9 +318,12 @@ def test_repair_instruction_names_every_violating_field_and_limit() -> None:
     violations = check_content(Platform.GOOGLE_ADS, content)
     assert {v.rule for v in violations} == {"min_items", "max_chars"}
     text = repair_instruction(Platform.GOOGLE_ADS, violations)
-    assert "headlines has 2 items" in text and "at least 3" in text
-    assert "headlines[0] is 33 characters" in text and "at most 30 characters" in text
-    assert "descriptions[0] is 95 characters" in text and "at most 90 characters" in text
+    assert "headlines has 2 items" in text
+    assert "at least 3" in text
+    assert "headlines[0] is 33 characters" in text
+    assert "at most 30 characters" in text
+    assert "descriptions[0] is 95 characters" in text
+    assert "at most 90 characters" in text
     assert "keep every other item" in text
     assert '"headlines", "descriptions"' in text
 
