@@ -32,4 +32,8 @@ BUILTIN_MODULES: tuple[BuiltinModule, ...] = (
     BuiltinModule("memory", "/api/v1/memory", "deployments.memory.app:create_app"),
     # The memory API again at the short paths of the product description (serve_config.yaml).
     BuiltinModule("memory-alias", "/memory", "deployments.memory.app:create_app"),
+    BuiltinModule("llm", "/api/v1/llm", "deployments.llm.app:create_app"),
+    # The seed's short paths of the LLM module (serve_config.yaml).
+    BuiltinModule("llm-prompts", "/api/v1/prompts", "deployments.llm.app:create_prompts_app"),
+    BuiltinModule("llm-models", "/api/v1/models", "deployments.llm.app:create_models_app"),
 )

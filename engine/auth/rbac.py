@@ -13,6 +13,7 @@ api_keys:read       x      x
 api_keys:manage     x      x
 audit:read          x      x
 modules:register    x      x
+llm:manage          x      x
 memory:write        x      x       x
 causal:run          x      x       x
 surfacing:run       x      x       x
@@ -23,6 +24,7 @@ modules:call        x      x       x       x
 memory:read         x      x       x       x
 causal:read         x      x       x       x
 surfacing:read      x      x       x       x
+llm:read            x      x       x       x
 eval:read           x      x       x       x
 
 Reading members, API keys, the audit log and billing is admin-only: those concern the org's
@@ -82,7 +84,9 @@ class Permission(StrEnum):
     CAUSAL_RUN = "causal:run"
     SURFACING_READ = "surfacing:read"
     SURFACING_RUN = "surfacing:run"
+    LLM_READ = "llm:read"
     LLM_GENERATE = "llm:generate"
+    LLM_MANAGE = "llm:manage"
     EVAL_READ = "eval:read"
     EVAL_RUN = "eval:run"
     BILLING_READ = "billing:read"
@@ -96,6 +100,7 @@ _VIEWER = frozenset(
         Permission.MEMORY_READ,
         Permission.CAUSAL_READ,
         Permission.SURFACING_READ,
+        Permission.LLM_READ,
         Permission.EVAL_READ,
     }
 )
@@ -113,6 +118,7 @@ _ADMIN = _ANALYST | {
     Permission.API_KEYS_MANAGE,
     Permission.AUDIT_READ,
     Permission.MODULES_REGISTER,
+    Permission.LLM_MANAGE,
     Permission.BILLING_READ,
 }
 _OWNER = frozenset(Permission)

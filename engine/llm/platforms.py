@@ -672,6 +672,9 @@ def _fix(violation: Violation) -> str:
         return "Use single punctuation marks"
     if rule == "empty":
         return "Write text for it"
+    if rule == "format":
+        # Callers report an unparseable answer (ContentFormatError) under this rule.
+        return "Answer with the JSON object only"
     return "Fix it"
 
 

@@ -34,7 +34,9 @@ def test_permission_values_are_exact() -> None:
         "causal:run",
         "surfacing:read",
         "surfacing:run",
+        "llm:read",
         "llm:generate",
+        "llm:manage",
         "eval:read",
         "eval:run",
         "billing:read",
@@ -78,6 +80,7 @@ def test_admin_adds_exactly() -> None:
         Permission.USERS_MANAGE,
         Permission.API_KEYS_MANAGE,
         Permission.MODULES_REGISTER,
+        Permission.LLM_MANAGE,
     }
     assert Permission.ORG_MANAGE not in ROLE_PERMISSIONS[Role.ADMIN]
     assert Permission.BILLING_MANAGE not in ROLE_PERMISSIONS[Role.ADMIN]
