@@ -16,6 +16,7 @@ from cluster.repositories import llm as repo
 from deployments.common.errors import ApiError, not_found, request_id_of
 from deployments.common.principal import Principal
 from deployments.common.security import require, runtime_of
+from deployments.llm import compare as compare_service
 from deployments.llm import service
 from deployments.llm.ledger import BudgetLedger, BudgetLimit, period_bounds
 from deployments.llm.schemas import (
@@ -23,6 +24,8 @@ from deployments.llm.schemas import (
     BudgetIn,
     BudgetList,
     BudgetOut,
+    CompareIn,
+    CompareOut,
     GenerateIn,
     GenerateOut,
     GenerationList,
@@ -30,12 +33,16 @@ from deployments.llm.schemas import (
     IntervalOut,
     LeaderboardEntry,
     LeaderboardOut,
+    MeasuredRate,
+    ModelComparison,
     ModelOut,
     OutcomeIn,
     OutcomeOut,
+    PairedOut,
     ProviderIn,
     ProviderList,
     ProviderOut,
+    QualityOut,
     TemplateIn,
     TemplateList,
     TemplateOut,
@@ -631,4 +638,109 @@ async def get_usage(
             )
             for r in rows
         ]
+    )
+
+
+# --- compare ----------------------------------------------------------------------------------
+
+
+def _measured(
+    value: tuple[float | None, tuple[float, float, float] | None, int, str | None],
+) -> MeasuredRate:
+    estimate, interval, n, note = value
+    return MeasuredRate(
+        estimate=estimate,
+        interval=IntervalOut(low=interval[0], high=interval[1], level=interval[2])
+        if interval
+        else None,
+        n=n,
+        note=note,
+    )
+
+
+@models_router.post("/compare", response_model=CompareOut)
+async def compare_models(
+    body: CompareIn,
+    request: Request,
+    principal: Principal = Depends(require(Permission.LLM_GENERATE)),
+) -> CompareOut:
+    result = await compare_service.compare(
+        runtime_of(request),
+        pool_of(request),
+        org_id=principal.org_id,
+        principal=principal,
+        models=body.models,
+        task=body.task,
+        metrics=body.metrics,
+        cases=[
+            compare_service.Case(
+                c.product,
+                c.target_audience,
+                c.platform,
+                c.language,
+                dict(c.variables),
+                tuple(c.references),
+            )
+            for c in body.cases
+        ]
+        if body.cases
+        else None,
+        max_tokens=body.max_tokens,
+        request_id=request_id_of(request),
+    )
+    models = []
+    for run in result.runs:
+        rows = [r for r in run.rows if r is not None]
+        cost = sum((r.cost_usd for r in rows), Decimal(0))
+        tokens = sum(r.input_tokens + r.cached_input_tokens + r.output_tokens for r in rows)
+        sims = [s for s in result.similarity[run.model] if s is not None]
+        quality = result.quality[run.model]
+        models.append(
+            ModelComparison(
+                model=run.model,
+                outputs=[generation_out(r) for r in rows],
+                errors=run.errors,
+                constraint_pass_rate=sum(not r.violations for r in rows) / len(rows)
+                if rows
+                else None,
+                cost_usd=cost,
+                cost_per_output_usd=(cost / len(rows)).quantize(Decimal("1e-9")) if rows else None,
+                cost_per_token_usd=(cost / tokens).quantize(Decimal("1e-12")) if tokens else None,
+                latency_ms_p50=compare_service.p50([r.latency_ms for r in rows]),
+                similarity_to_brief=sum(sims) / len(sims) if sims else None,
+                quality=QualityOut(
+                    bleu=quality[0],
+                    chrf=quality[1],
+                    rouge_l=quality[2],
+                    cases_with_references=quality[3],
+                )
+                if quality
+                else None,
+                conversion_rate=_measured(result.rates[run.model]["conversion_rate"]),
+                engagement=_measured(result.rates[run.model]["engagement"]),
+                bertscore=None,
+                bertscore_note=compare_service.BERTSCORE_NOTE,
+            )
+        )
+    return CompareOut(
+        task=result.task,
+        metrics=list(result.metrics),
+        cases=result.cases,
+        models=models,
+        comparisons=[
+            PairedOut(
+                metric=p.metric,
+                a=p.a,
+                b=p.b,
+                n=p.n,
+                mean_a=p.mean_a,
+                mean_b=p.mean_b,
+                difference=p.difference,
+                interval=list(p.interval),
+                level=p.level,
+                p_value=p.p_value,
+            )
+            for p in result.paired
+        ],
+        notes=result.notes,
     )

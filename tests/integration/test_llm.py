@@ -585,3 +585,82 @@ def test_org_templates_are_versioned_and_labelled_and_rendered_with_checked_vari
     )
     builtins = client.get(f"{BASE}/templates?source=builtin&language=ja", headers=tenant.auth)
     assert {t["purpose"] for t in builtins.json()["templates"]} >= {"ad_copy", "email"}
+
+
+EMAIL_REPLY = json.dumps(
+    {
+        "subject": "Your workouts, wire-free",
+        "preheader": "Headphones that stay put",
+        "body": "Meet the headphones built for sweat and speed.",
+    }
+)
+
+
+def test_the_seed_compare_body_runs_every_model_on_the_same_briefs(
+    client: httpx.Client, tenant: Tenant, wire: WireServer
+) -> None:
+    configure(client, tenant, wire)
+    for model in ("gpt-4", "command", "claude-3"):
+        wire.default(provider_model(tenant, model), Reply(text=EMAIL_REPLY))
+    wire.default(provider_model(tenant, "command"), Reply(text="not the JSON asked for"))
+    response = client.post(
+        "/api/v1/models/compare",
+        headers=tenant.auth,
+        json={
+            "models": ["gpt-4", "command", "claude-3"],
+            "task": "email_marketing",
+            "metrics": ["conversion_rate", "engagement", "cost_per_token"],
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["cases"] == 5
+    by_model = {m["model"]: m for m in body["models"]}
+    assert set(by_model) == {"gpt-4", "command", "claude-3"}
+    assert by_model["gpt-4"]["constraint_pass_rate"] == 1.0
+    assert by_model["command"]["constraint_pass_rate"] == 0.0  # unparseable, even after repair
+    assert Decimal(by_model["gpt-4"]["cost_per_token_usd"]) > 0
+    assert by_model["gpt-4"]["conversion_rate"]["estimate"] is None  # no outcomes yet, said so
+    assert by_model["gpt-4"]["conversion_rate"]["note"]
+    assert 0 < by_model["gpt-4"]["similarity_to_brief"] <= 1
+    assert by_model["gpt-4"]["bertscore"] is None
+    pass_test = next(
+        c
+        for c in body["comparisons"]
+        if c["metric"] == "constraint_pass" and {c["a"], c["b"]} == {"gpt-4", "command"}
+    )
+    assert abs(pass_test["difference"]) == 1.0
+    assert pass_test["p_value"] < 0.1
+
+
+def test_compare_scores_quality_against_references_in_any_script(
+    client: httpx.Client, tenant: Tenant, wire: WireServer
+) -> None:
+    configure(client, tenant, wire)
+    reference = "ワイヤレスヘッドホンで快適なトレーニング"
+    wire.default(provider_model(tenant, "gpt-4"), Reply(text=reference))
+    wire.default(provider_model(tenant, "claude-3"), Reply(text="まったく別の文章です"))
+    cases = [
+        {
+            "product": "ワイヤレスヘッドホン",
+            "platform": "generic",
+            "language": "ja",
+            "references": [reference],
+        },
+        {
+            "product": "ワイヤレスイヤホン",
+            "platform": "generic",
+            "language": "ja",
+            "references": [reference],
+        },
+    ]
+    response = client.post(
+        f"{BASE}/models/compare",
+        headers=tenant.auth,
+        json={"models": ["gpt-4", "claude-3"], "task": "product_description", "cases": cases},
+    )
+    assert response.status_code == 200, response.text
+    by_model = {m["model"]: m for m in response.json()["models"]}
+    assert by_model["gpt-4"]["quality"]["chrf"] == pytest.approx(100.0)
+    assert by_model["gpt-4"]["quality"]["rouge_l"] == pytest.approx(1.0)
+    assert by_model["claude-3"]["quality"]["rouge_l"] < 0.5
