@@ -4,7 +4,8 @@ Every output is a real generation (stored and priced like any other, inside the 
 budgets). Per model: the outputs, the share passing the platform's limits, cost per output and
 per token, median latency, similarity of each output to its brief (the memory module's
 embedder), reference-based quality where the cases bring references (sacrebleu BLEU and chrF,
-ROUGE-L with a Unicode-aware tokenizer), and the conversion rate and engagement (CTR) measured
+ROUGE-L with a Unicode-aware tokenizer, BERTScore with the locally installed MiniLM), and the
+conversion rate and engagement (CTR) measured
 from outcomes reported for that model's earlier generations of the task. Models are compared
 pairwise on the same cases with a paired bootstrap.
 """
@@ -28,6 +29,7 @@ from deployments.common.errors import ApiError
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
 from deployments.llm import service
+from engine.llm.bertscore import BertScore, packaged_model
 from engine.llm.leaderboard import ArmStats, Metric, rank_arms
 from engine.llm.quality import corpus_scores, paired_bootstrap
 
@@ -46,10 +48,10 @@ KNOWN_METRICS = (
     "ctr",
     "bertscore",
 )
-BERTSCORE_NOTE = (
-    "not computed: no BERTScore model is packaged with this installation, and LiftOS never "
-    "downloads one at run time"
+NO_BERTSCORE_MODEL = (
+    "not computed: no BERTScore model is installed here, and LiftOS never downloads one at run time"
 )
+NO_REFERENCES = "not computed: BERTScore needs cases with references"
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,39 @@ def _similarities(pairs: Sequence[tuple[str, str]]) -> list[float]:
     outputs = embedder.encode([p[0] for p in pairs])
     briefs = embedder.encode([p[1] for p in pairs])
     return [float(x) for x in (outputs * briefs).sum(axis=1)]
+
+
+@lru_cache(maxsize=1)
+def _bertscore() -> BertScore | None:
+    model = packaged_model()
+    return BertScore(model) if model else None
+
+
+def bertscore_note(scored: bool) -> str:
+    scorer = _bertscore()
+    if scorer is None:
+        return NO_BERTSCORE_MODEL
+    return scorer.model.description if scored else NO_REFERENCES
+
+
+def _bertscores(
+    runs: Sequence[ModelRun], cases: Sequence[Case]
+) -> dict[str, list[float | None]] | None:
+    """Per model, each case's BERTScore F1 (None where the case has no reference or failed)."""
+    scorer = _bertscore()
+    jobs = [
+        (run.model, index, row.output, case.references)
+        for run in runs
+        for index, (row, case) in enumerate(zip(run.rows, cases, strict=True))
+        if row is not None and case.references
+    ]
+    if scorer is None or not jobs:
+        return None
+    f1 = scorer.f1([j[2] for j in jobs], [j[3] for j in jobs])
+    scores: dict[str, list[float | None]] = {run.model: [None] * len(cases) for run in runs}
+    for (model, index, _, _), value in zip(jobs, f1, strict=True):
+        scores[model][index] = value
+    return scores
 
 
 @dataclass
@@ -191,8 +226,13 @@ class ComparisonResult:
     rates: dict[
         str, dict[str, tuple[float | None, tuple[float, float, float] | None, int, str | None]]
     ]
+    bertscore: dict[str, list[float | None]] | None
     paired: list[Any]
     notes: list[str]
+
+    def mean_bertscore(self, model: str) -> float | None:
+        values = [v for v in (self.bertscore or {}).get(model, []) if v is not None]
+        return sum(values) / len(values) if values else None
 
 
 async def compare(
@@ -264,6 +304,7 @@ async def compare(
         }
         for run in runs
     }
+    bertscore = await asyncio.to_thread(_bertscores, runs, chosen)
     paired = []
     for a, b in combinations(runs, 2):
         both = [i for i in range(len(chosen)) if a.rows[i] is not None and b.rows[i] is not None]
@@ -279,6 +320,22 @@ async def compare(
         paired.append(
             paired_bootstrap(sims_a, sims_b, metric="similarity_to_brief", a=a.model, b=b.model)
         )
+        if bertscore is not None:
+            both_scored = [
+                i
+                for i in both
+                if bertscore[a.model][i] is not None and bertscore[b.model][i] is not None
+            ]
+            if len(both_scored) >= 2:
+                paired.append(
+                    paired_bootstrap(
+                        [bertscore[a.model][i] or 0.0 for i in both_scored],
+                        [bertscore[b.model][i] or 0.0 for i in both_scored],
+                        metric="bertscore",
+                        a=a.model,
+                        b=b.model,
+                    )
+                )
     notes = []
     if not cases:
         notes.append(
@@ -286,9 +343,18 @@ async def compare(
             "no references, so BLEU/chrF/ROUGE need cases with references"
         )
     notes.append("similarity_to_brief: cosine of all-MiniLM-L6-v2 embeddings (memory module)")
-    notes.append(f"bertscore: {BERTSCORE_NOTE}")
+    notes.append(f"bertscore: {bertscore_note(bertscore is not None)}")
     return ComparisonResult(
-        task, tuple(metrics), len(chosen), runs, similarity, quality, rates, paired, notes
+        task,
+        tuple(metrics),
+        len(chosen),
+        runs,
+        similarity,
+        quality,
+        rates,
+        bertscore,
+        paired,
+        notes,
     )
 
 

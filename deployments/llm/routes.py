@@ -718,8 +718,8 @@ async def compare_models(
                 else None,
                 conversion_rate=_measured(result.rates[run.model]["conversion_rate"]),
                 engagement=_measured(result.rates[run.model]["engagement"]),
-                bertscore=None,
-                bertscore_note=compare_service.BERTSCORE_NOTE,
+                bertscore=result.mean_bertscore(run.model),
+                bertscore_note=compare_service.bertscore_note(result.bertscore is not None),
             )
         )
     return CompareOut(

@@ -623,7 +623,8 @@ def test_the_seed_compare_body_runs_every_model_on_the_same_briefs(
     assert by_model["gpt-4"]["conversion_rate"]["estimate"] is None  # no outcomes yet, said so
     assert by_model["gpt-4"]["conversion_rate"]["note"]
     assert 0 < by_model["gpt-4"]["similarity_to_brief"] <= 1
-    assert by_model["gpt-4"]["bertscore"] is None
+    assert by_model["gpt-4"]["bertscore"] is None  # the built-in briefs bring no references
+    assert "references" in by_model["gpt-4"]["bertscore_note"]
     pass_test = next(
         c
         for c in body["comparisons"]
@@ -664,3 +665,7 @@ def test_compare_scores_quality_against_references_in_any_script(
     assert by_model["gpt-4"]["quality"]["chrf"] == pytest.approx(100.0)
     assert by_model["gpt-4"]["quality"]["rouge_l"] == pytest.approx(1.0)
     assert by_model["claude-3"]["quality"]["rouge_l"] < 0.5
+    assert by_model["gpt-4"]["bertscore"] == pytest.approx(1.0, abs=1e-4)
+    assert by_model["claude-3"]["bertscore"] < by_model["gpt-4"]["bertscore"]
+    assert "all-MiniLM-L6-v2" in by_model["gpt-4"]["bertscore_note"]
+    assert any(c["metric"] == "bertscore" for c in response.json()["comparisons"])
