@@ -217,12 +217,16 @@ async def delete_provider(db: Database, *, org_id: uuid.UUID, provider_id: uuid.
 async def deployments(db: Database, *, org_id: uuid.UUID) -> list[DeploymentRow]:
     """Every configured model of the org, in configuration order, with its provider."""
     async with db.tenant(org_id) as conn:
-        records = await conn.fetch(
-            f"SELECT m.{_MODEL_COLUMNS.replace(', ', ', m.')}, p.name AS provider_name, p.kind, "
-            "p.base_url, p.key_nonce, p.key_ciphertext FROM llm_models m "
-            "JOIN llm_providers p ON p.id = m.provider_id WHERE m.org_id = $1 ORDER BY m.position",
-            org_id,
-        )
+        return await _deployments(conn, org_id)
+
+
+async def _deployments(conn: asyncpg.Connection, org_id: uuid.UUID) -> list[DeploymentRow]:
+    records = await conn.fetch(
+        f"SELECT m.{_MODEL_COLUMNS.replace(', ', ', m.')}, p.name AS provider_name, p.kind, "
+        "p.base_url, p.key_nonce, p.key_ciphertext FROM llm_models m "
+        "JOIN llm_providers p ON p.id = m.provider_id WHERE m.org_id = $1 ORDER BY m.position",
+        org_id,
+    )
     return [
         DeploymentRow(
             model=_model(r),
@@ -357,25 +361,36 @@ async def find_template(
 ) -> TemplateRow | None:
     """A given version, else the labelled one, else ``production``, else the latest."""
     async with db.tenant(org_id) as conn:
-        if version is not None:
-            record = await conn.fetchrow(
-                f"SELECT {_TEMPLATE_COLUMNS} FROM llm_templates WHERE org_id = $1 AND name = $2 "
-                "AND language = $3 AND version = $4",
-                org_id,
-                name,
-                language,
-                version,
-            )
-        else:
-            record = await conn.fetchrow(
-                f"SELECT {_TEMPLATE_COLUMNS} FROM llm_templates WHERE org_id = $1 AND name = $2 "
-                "AND language = $3 AND ($4::text IS NULL OR label = $4) "
-                "ORDER BY (label = 'production') DESC NULLS LAST, version DESC LIMIT 1",
-                org_id,
-                name,
-                language,
-                label,
-            )
+        return await _find_template(conn, org_id, name, language, version, label)
+
+
+async def _find_template(
+    conn: asyncpg.Connection,
+    org_id: uuid.UUID,
+    name: str,
+    language: str,
+    version: int | None,
+    label: str | None,
+) -> TemplateRow | None:
+    if version is not None:
+        record = await conn.fetchrow(
+            f"SELECT {_TEMPLATE_COLUMNS} FROM llm_templates WHERE org_id = $1 AND name = $2 "
+            "AND language = $3 AND version = $4",
+            org_id,
+            name,
+            language,
+            version,
+        )
+    else:
+        record = await conn.fetchrow(
+            f"SELECT {_TEMPLATE_COLUMNS} FROM llm_templates WHERE org_id = $1 AND name = $2 "
+            "AND language = $3 AND ($4::text IS NULL OR label = $4) "
+            "ORDER BY (label = 'production') DESC NULLS LAST, version DESC LIMIT 1",
+            org_id,
+            name,
+            language,
+            label,
+        )
     return _template(record) if record is not None else None
 
 
@@ -682,12 +697,44 @@ async def put_budget(
 
 async def list_budgets(db: Database, *, org_id: uuid.UUID) -> list[BudgetRow]:
     async with db.tenant(org_id) as conn:
-        records = await conn.fetch(
-            "SELECT scope, target, period, limit_usd, updated_by, updated_at FROM llm_budgets "
-            "WHERE org_id = $1 ORDER BY scope, target, period",
-            org_id,
-        )
+        return await _budgets(conn, org_id)
+
+
+async def _budgets(conn: asyncpg.Connection, org_id: uuid.UUID) -> list[BudgetRow]:
+    records = await conn.fetch(
+        "SELECT scope, target, period, limit_usd, updated_by, updated_at FROM llm_budgets "
+        "WHERE org_id = $1 ORDER BY scope, target, period",
+        org_id,
+    )
     return [BudgetRow(**dict(r.items())) for r in records]
+
+
+@dataclass(frozen=True)
+class GenerationSetup:
+    """What one generation reads before calling a provider, read in one transaction."""
+
+    template: TemplateRow | None
+    deployments: list[DeploymentRow]
+    budgets: list[BudgetRow]
+
+
+async def generation_setup(
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    template: str,
+    language: str,
+    version: int | None,
+    label: str | None,
+) -> GenerationSetup:
+    """The org's template of that name (if it has one), its models and its budgets: one round
+    of BEGIN/COMMIT instead of three on the path of every generation."""
+    async with db.tenant(org_id) as conn:
+        return GenerationSetup(
+            await _find_template(conn, org_id, template, language, version, label),
+            await _deployments(conn, org_id),
+            await _budgets(conn, org_id),
+        )
 
 
 async def spent_since(

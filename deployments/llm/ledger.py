@@ -22,6 +22,8 @@ from typing import Any, Literal, cast
 
 import redis.asyncio as aioredis
 
+from deployments.llm.router import Health
+
 Period = Literal["day", "month"]
 Scope = Literal["org", "api_key", "model"]
 NANO = Decimal("1e9")
@@ -181,8 +183,16 @@ class RedisCooldowns:
         self._redis = redis
         self._prefix = f"llm:health:{org_id}"
 
-    async def cooling(self, key: str) -> bool:
-        return bool(await self._redis.exists(f"{self._prefix}:cooldown:{key}"))
+    async def health(self, keys: Sequence[str]) -> list[Health]:
+        if not keys:
+            return []
+        kinds = ("cooldown", "failures")
+        names = [f"{self._prefix}:{kind}:{key}" for key in keys for kind in kinds]
+        values = await self._redis.mget(names)
+        return [
+            Health(cooling=values[2 * i] is not None, failures=int(values[2 * i + 1] or 0))
+            for i in range(len(keys))
+        ]
 
     async def failed(self, key: str, *, threshold: int, cooldown_s: float) -> bool:
         failures_key = f"{self._prefix}:failures:{key}"

@@ -59,8 +59,16 @@ class Deployment:
         return f"{self.provider_id}:{self.provider_model}"
 
 
+@dataclass(frozen=True)
+class Health:
+    cooling: bool
+    failures: int  # recent consecutive failures, counted across replicas
+
+
 class CooldownStore(Protocol):
-    async def cooling(self, key: str) -> bool: ...
+    async def health(self, keys: Sequence[str]) -> list[Health]:
+        """Every key's state in one round trip: this is on the path of every call."""
+        ...
 
     async def failed(self, key: str, *, threshold: int, cooldown_s: float) -> bool: ...
 
@@ -111,14 +119,24 @@ class Router:
         self._cooldowns = cooldowns
         self._policy = policy
 
-    async def _available(self, chain: Sequence[Deployment]) -> list[Deployment]:
-        open_ = [d for d in chain if not await self._cooldowns.cooling(d.key)]
+    async def _available(self, chain: Sequence[Deployment]) -> list[tuple[Deployment, int]]:
+        """The deployments not cooling down, each with its count of recent failures."""
+        health = await self._cooldowns.health([d.key for d in chain])
+        states = list(zip(chain, health, strict=True))
+        open_ = [(d, h.failures) for d, h in states if not h.cooling]
         # Every deployment cooling down: try them anyway rather than refuse outright.
-        return open_ or list(chain)
+        return open_ or [(d, h.failures) for d, h in states]
+
+    async def _succeeded(self, deployment: Deployment, failures: int, failed_here: bool) -> None:
+        # Only a count that exists needs resetting; skipping the write otherwise keeps a
+        # round trip off every healthy call.
+        if failures or failed_here:
+            await self._cooldowns.succeeded(deployment.key)
 
     async def _on(
         self,
         deployment: Deployment,
+        failures: int,
         call: Callable[[], Awaitable[T]],
         attempts: list[Attempt],
     ) -> T:
@@ -142,7 +160,7 @@ class Router:
                     await asyncio.sleep(wait)
                     continue
                 raise
-            await self._cooldowns.succeeded(deployment.key)
+            await self._succeeded(deployment, failures, failed_here=attempt > 0)
             attempts.append(Attempt(deployment.model, deployment.provider_model, None))
             return result
         raise AssertionError("unreachable: the loop returns or raises")
@@ -152,11 +170,11 @@ class Router:
     ) -> tuple[Completion, Routed]:
         attempts: list[Attempt] = []
         last: ProviderError | None = None
-        for deployment in await self._available(chain):
+        for deployment, failures in await self._available(chain):
             request = request_for(deployment)
             try:
                 completion = await self._on(
-                    deployment, _completer(deployment.adapter, request), attempts
+                    deployment, failures, _completer(deployment.adapter, request), attempts
                 )
             except ProviderError as error:
                 last = error
@@ -174,7 +192,7 @@ class Router:
         client a failure is final: retrying would repeat text the client already has."""
         attempts: list[Attempt] = []
         last: ProviderError | None = None
-        for deployment in await self._available(chain):
+        for deployment, failures in await self._available(chain):
             request = request_for(deployment)
             routed = Routed(deployment, attempts)
             for attempt in range(self._policy.retries + 1):
@@ -183,7 +201,7 @@ class Router:
                     async for item in deployment.adapter.stream(request):
                         sent = sent or isinstance(item, TextDelta)
                         if isinstance(item, Completion):
-                            await self._cooldowns.succeeded(deployment.key)
+                            await self._succeeded(deployment, failures, failed_here=attempt > 0)
                             attempts.append(
                                 Attempt(deployment.model, deployment.provider_model, None)
                             )

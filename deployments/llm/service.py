@@ -264,8 +264,17 @@ class AdapterPool:
     def __init__(self) -> None:
         self._adapters: dict[tuple[uuid.UUID, bytes | None], Adapter] = {}
 
+    @staticmethod
+    def _identity(row: repo.DeploymentRow) -> tuple[uuid.UUID, bytes | None]:
+        # The sealed key is part of the identity: a rotated key is a new client, at once.
+        return (row.model.provider_id, row.sealed_key.ciphertext if row.sealed_key else None)
+
+    def cached(self, row: repo.DeploymentRow) -> Adapter | None:
+        """The client already built for this provider and key, so no key is unsealed again."""
+        return self._adapters.get(self._identity(row))
+
     def get(self, row: repo.DeploymentRow, api_key: str | None, *, timeout_s: float) -> Adapter:
-        identity = (row.model.provider_id, row.sealed_key.ciphertext if row.sealed_key else None)
+        identity = self._identity(row)
         adapter = self._adapters.get(identity)
         if adapter is None:
             if len(self._adapters) > 1000:
@@ -295,9 +304,13 @@ class Target:
 
 
 async def resolve_chain(
-    runtime: Runtime, pool: AdapterPool, *, org_id: uuid.UUID, model: str | None
+    runtime: Runtime,
+    pool: AdapterPool,
+    *,
+    org_id: uuid.UUID,
+    model: str | None,
+    rows: Sequence[repo.DeploymentRow],
 ) -> list[Target]:
-    rows = await repo.deployments(runtime.db, org_id=org_id)
     if not rows:
         raise ApiError(409, "no_provider", NO_PROVIDER_HELP)
     by_name = {row.model.name: row for row in rows}
@@ -313,19 +326,22 @@ async def resolve_chain(
     key: bytes | None = None
     targets = []
     for row in chain:
-        api_key = None
-        if row.sealed_key is not None:
-            key = key or await memory_repo.data_key(
-                runtime.db, org_id=org_id, master_key=runtime.settings.memory_master_key_bytes
-            )
-            api_key = unseal(
-                row.sealed_key.nonce,
-                row.sealed_key.ciphertext,
-                key=key,
-                org_id=org_id,
-                context=SECRET_CONTEXT,
-            ).decode()
-        adapter = pool.get(row, api_key, timeout_s=runtime.settings.llm_request_timeout_seconds)
+        adapter = pool.cached(row)
+        if adapter is None:
+            api_key = None
+            if row.sealed_key is not None:
+                key = key or await memory_repo.data_key(
+                    runtime.db, org_id=org_id, master_key=runtime.settings.memory_master_key_bytes
+                )
+                api_key = unseal(
+                    row.sealed_key.nonce,
+                    row.sealed_key.ciphertext,
+                    key=key,
+                    org_id=org_id,
+                    context=SECRET_CONTEXT,
+                ).decode()
+            timeout_s = runtime.settings.llm_request_timeout_seconds
+            adapter = pool.get(row, api_key, timeout_s=timeout_s)
         deployment = Deployment(
             row.model.name,
             str(row.model.provider_id),
@@ -405,18 +421,15 @@ def spec_from_row(row: repo.TemplateRow) -> templates.TemplateSpec:
     )
 
 
-async def resolve_template(
-    runtime: Runtime,
+def resolve_template(
+    row: repo.TemplateRow | None,
     *,
-    org_id: uuid.UUID,
     name: str,
     language: str,
     version: int | None,
     label: str | None,
 ) -> ResolvedTemplate:
-    row = await repo.find_template(
-        runtime.db, org_id=org_id, name=name, language=language, version=version, label=label
-    )
+    """The org's own template when it has one of that name, else the built-in one."""
     if row is not None:
         return ResolvedTemplate(spec_from_row(row), row.version, "org")
     if version is None and label is None:
@@ -455,10 +468,9 @@ def _problems_of(error: templates.TemplateError) -> list[Problem]:
     return [(error.field, error.message)]
 
 
-async def applicable_budgets(
-    runtime: Runtime, *, org_id: uuid.UUID, principal: Principal, models: Sequence[str]
+def applicable_budgets(
+    rows: Sequence[repo.BudgetRow], *, principal: Principal, models: Sequence[str]
 ) -> list[BudgetLimit]:
-    rows = await repo.list_budgets(runtime.db, org_id=org_id)
     api_key = str(principal.id) if principal.kind == "api_key" else None
     out = []
     for row in rows:
@@ -480,9 +492,16 @@ async def prepare(
     principal: Principal,
     command: GenerateCommand,
 ) -> Prepared:
-    resolved = await resolve_template(
-        runtime,
+    setup = await repo.generation_setup(
+        runtime.db,
         org_id=org_id,
+        template=command.template,
+        language=command.language,
+        version=command.template_version,
+        label=command.template_label,
+    )
+    resolved = resolve_template(
+        setup.template,
         name=command.template,
         language=command.language,
         version=command.template_version,
@@ -513,10 +532,11 @@ async def prepare(
     messages = tuple(
         m for m in (Message("system", rendered.system), Message("user", user)) if m.content
     )
-    chain = await resolve_chain(runtime, pool, org_id=org_id, model=command.model)
-    budgets = await applicable_budgets(
-        runtime,
-        org_id=org_id,
+    chain = await resolve_chain(
+        runtime, pool, org_id=org_id, model=command.model, rows=setup.deployments
+    )
+    budgets = applicable_budgets(
+        setup.budgets,
         principal=principal,
         models=[t.deployment.model for t in chain],
     )
