@@ -423,7 +423,8 @@ def report(results: dict[tuple[str, str], LoadResult], args: argparse.Namespace)
         )
         if plain:
             console.print(
-                f"  of which without Serve (plain uvicorn): {plain.p50_ms - direct.p50_ms:+.2f} ms"
+                f"  the same app under plain uvicorn (no Serve, no HAProxy): "
+                f"{plain.p50_ms - direct.p50_ms:+.2f} ms"
             )
         if floor:
             console.print(
@@ -440,6 +441,12 @@ def report(results: dict[tuple[str, str], LoadResult], args: argparse.Namespace)
         console.print(
             f"streaming, time to first text p50: module {ms.ttft_p50_ms:.2f} ms, SDK direct "
             f"{ds.ttft_p50_ms:.2f} ms (added {ms.ttft_p50_ms - ds.ttft_p50_ms:+.2f} ms)"
+        )
+    ps = get("module-uvicorn", "stream")
+    if ds and ps:
+        console.print(
+            f"  the same app under plain uvicorn: {ps.ttft_p50_ms:.2f} ms "
+            f"(added {ps.ttft_p50_ms - ds.ttft_p50_ms:+.2f} ms)"
         )
 
 
@@ -539,6 +546,18 @@ def main(argv: list[str] | None = None) -> int:
                     "module",
                     "stream",
                     load("module", module_url, SEED_BODY, 1, args.requests_stream, stream=True),
+                ),
+                (
+                    "module-uvicorn",
+                    "stream",
+                    load(
+                        "module",
+                        f"{uvicorn_url}/generate",
+                        SEED_BODY,
+                        1,
+                        args.requests_stream,
+                        stream=True,
+                    ),
                 ),
             ]
             for target, label, spec in plans:

@@ -12,7 +12,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -148,9 +148,21 @@ class Database:
     @asynccontextmanager
     async def tenant(self, org_id: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
         """A transaction bound to one org: RLS hides every other org's rows."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('liftos.org_id', $1, true)", str(org_id))
-            yield conn
+        # One round trip opens the transaction and binds the tenant: without parameters
+        # asyncpg sends the simple-query protocol, which takes both statements at once.
+        # Inlining is safe because a UUID's text is only hex digits and hyphens.
+        bind = f"BEGIN; SELECT set_config('liftos.org_id', '{uuid.UUID(str(org_id))}', true)"
+        async with self._pool.acquire() as conn:
+            await conn.execute(bind)
+            try:
+                yield conn
+            except BaseException:
+                # A broken connection cannot roll back; the pool discards it, which ends the
+                # transaction on the server all the same. The caller's error is the one to see.
+                with suppress(Exception):
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     @asynccontextmanager
     async def unscoped(self) -> AsyncIterator[asyncpg.Connection]:

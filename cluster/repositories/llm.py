@@ -449,27 +449,27 @@ async def insert_generations(
     """The generations and their daily roll-ups, in one transaction: the cost a response
     reports is the cost stored, or neither is."""
     placeholders = ", ".join(f"${i}" for i in range(2, len(_GENERATION_FIELDS) + 2))
+    usage = len(_GENERATION_FIELDS) + 2  # the first parameter of the roll-up
     stored: list[GenerationRow] = []
     async with db.tenant(org_id) as conn:
         for row in rows:
+            # One statement per generation: the row and its roll-up, in one round trip.
             record = await conn.fetchrow(
-                f"INSERT INTO llm_generations (org_id, {', '.join(_GENERATION_FIELDS)}) "
-                f"VALUES ($1, {placeholders}) RETURNING {_GENERATION_COLUMNS}",
-                org_id,
-                *(getattr(row, name) for name in _GENERATION_FIELDS),
-            )
-            assert record is not None
-            stored.append(_generation(record))
-            await conn.execute(
-                "INSERT INTO llm_usage_daily (org_id, day, api_key_id, model, template, requests, "
-                "input_tokens, output_tokens, cost_usd) "
-                "VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2, $3, $4, 1, $5, $6, $7) "
+                f"WITH generation AS (INSERT INTO llm_generations "
+                f"(org_id, {', '.join(_GENERATION_FIELDS)}) VALUES ($1, {placeholders}) "
+                f"RETURNING {_GENERATION_COLUMNS}), "
+                "usage AS (INSERT INTO llm_usage_daily (org_id, day, api_key_id, model, template, "
+                "requests, input_tokens, output_tokens, cost_usd) "
+                f"VALUES ($1, (now() AT TIME ZONE 'UTC')::date, ${usage}, ${usage + 1}, "
+                f"${usage + 2}, 1, ${usage + 3}, ${usage + 4}, ${usage + 5}) "
                 "ON CONFLICT (org_id, day, api_key_id, model, template) DO UPDATE SET "
                 "requests = llm_usage_daily.requests + 1, "
                 "input_tokens = llm_usage_daily.input_tokens + EXCLUDED.input_tokens, "
                 "output_tokens = llm_usage_daily.output_tokens + EXCLUDED.output_tokens, "
-                "cost_usd = llm_usage_daily.cost_usd + EXCLUDED.cost_usd",
+                "cost_usd = llm_usage_daily.cost_usd + EXCLUDED.cost_usd) "
+                "SELECT * FROM generation",
                 org_id,
+                *(getattr(row, name) for name in _GENERATION_FIELDS),
                 row.api_key_id or NIL,
                 row.model,
                 row.template,
@@ -477,6 +477,8 @@ async def insert_generations(
                 row.output_tokens,
                 row.cost_usd,
             )
+            assert record is not None
+            stored.append(_generation(record))
     return stored
 
 
@@ -555,6 +557,7 @@ class OutcomeRow:
     revenue_usd: Decimal
     source: str
     external_id: str | None
+    quality: float | None
     created_at: datetime
 
 
@@ -569,6 +572,7 @@ async def add_outcome(
     revenue_usd: Decimal,
     source: str,
     external_id: str | None,
+    quality: float | None = None,
 ) -> tuple[OutcomeRow, bool] | None:
     """The stored outcome and whether it is new (a replayed ``external_id`` is not); None when
     the generation is not the org's."""
@@ -580,12 +584,12 @@ async def add_outcome(
             return None
         columns = (
             "id, generation_id, impressions, clicks, conversions, revenue_usd, source, "
-            "external_id, created_at"
+            "external_id, quality, created_at"
         )
         record = await conn.fetchrow(
             "INSERT INTO llm_outcomes (id, org_id, generation_id, impressions, clicks, "
-            "conversions, revenue_usd, source, external_id) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "conversions, revenue_usd, source, external_id, quality) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
             f"ON CONFLICT DO NOTHING RETURNING {columns}",
             uuid.uuid4(),
             org_id,
@@ -596,6 +600,7 @@ async def add_outcome(
             revenue_usd,
             source,
             external_id,
+            quality,
         )
         created = record is not None
         if record is None:
@@ -620,6 +625,8 @@ class ArmTotals:
     conversions: int
     revenue_usd: Decimal
     cost_usd: Decimal
+    # One rating per rated generation: the mean of the ratings reported for it.
+    quality_scores: tuple[float, ...] = ()
 
 
 async def arm_totals(db: Database, *, org_id: uuid.UUID, task: str | None) -> list[ArmTotals]:
@@ -629,10 +636,12 @@ async def arm_totals(db: Database, *, org_id: uuid.UUID, task: str | None) -> li
             "SELECT g.model, g.template, count(*) AS generations, sum(g.cost_usd) AS cost_usd, "
             "coalesce(sum(o.impressions), 0) AS impressions, coalesce(sum(o.clicks), 0) AS clicks, "
             "coalesce(sum(o.conversions), 0) AS conversions, "
-            "coalesce(sum(o.revenue_usd), 0) AS revenue_usd "
+            "coalesce(sum(o.revenue_usd), 0) AS revenue_usd, "
+            "array_remove(array_agg(o.quality ORDER BY g.id), NULL) AS quality_scores "
             "FROM llm_generations g LEFT JOIN ("
             "  SELECT generation_id, sum(impressions) AS impressions, sum(clicks) AS clicks, "
-            "  sum(conversions) AS conversions, sum(revenue_usd) AS revenue_usd "
+            "  sum(conversions) AS conversions, sum(revenue_usd) AS revenue_usd, "
+            "  avg(quality) AS quality "
             "  FROM llm_outcomes WHERE org_id = $1 GROUP BY generation_id"
             ") o ON o.generation_id = g.id "
             "WHERE g.org_id = $1 AND ($2::text IS NULL OR g.task = $2) "
@@ -650,6 +659,7 @@ async def arm_totals(db: Database, *, org_id: uuid.UUID, task: str | None) -> li
             int(r["conversions"]),
             r["revenue_usd"],
             r["cost_usd"],
+            tuple(r["quality_scores"]),
         )
         for r in records
     ]

@@ -95,6 +95,23 @@ def _message_of(body: object, fallback: str) -> str:
     return fallback
 
 
+def _without_key(error: ProviderError, api_key: str | None) -> ProviderError:
+    """The error with the org's key cut out of its message.
+
+    Some servers echo the key they rejected ("invalid api key: sk-..."), and the message goes
+    into the error response, the attempts list and the logs. The SDK's exception is dropped
+    rather than chained for the same reason: its text and body carry the provider's words.
+    """
+    if api_key and api_key in error.message:
+        return ProviderError(
+            error.code,
+            error.message.replace(api_key, "[redacted]"),
+            status=error.status,
+            retry_after_s=error.retry_after_s,
+        )
+    return error
+
+
 def _finish(reason: str | None) -> str:
     normalised = {
         "end_turn": "stop",
@@ -129,6 +146,7 @@ class OpenAIAdapter:
     simulated = False
 
     def __init__(self, config: ProviderConfig, *, timeout_s: float) -> None:
+        self._api_key = config.api_key
         self._official = config.base_url is None or "api.openai.com" in config.base_url
         # Self-hosted servers (vLLM, TGI, Ollama) accept any key; the SDK insists on one.
         self._client = openai.AsyncOpenAI(
@@ -187,7 +205,7 @@ class OpenAIAdapter:
         try:
             response = await self._client.chat.completions.create(**self._arguments(request))
         except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
+            raise _without_key(self._error(exc), self._api_key) from None
         choice = response.choices[0]
         return Completion(
             text=choice.message.content or "",
@@ -224,7 +242,7 @@ class OpenAIAdapter:
                         parts.append(text)
                         yield TextDelta(text)
         except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
+            raise _without_key(self._error(exc), self._api_key) from None
         yield Completion(
             "".join(parts), usage, _finish(finish), time.perf_counter() - started, first, model
         )
@@ -241,6 +259,7 @@ class AnthropicAdapter:
     simulated = False
 
     def __init__(self, config: ProviderConfig, *, timeout_s: float) -> None:
+        self._api_key = config.api_key
         self._client = anthropic.AsyncAnthropic(
             api_key=config.api_key, base_url=config.base_url, max_retries=0, timeout=timeout_s
         )
@@ -286,7 +305,7 @@ class AnthropicAdapter:
         try:
             response = await self._client.messages.create(**self._arguments(request))
         except anthropic.AnthropicError as exc:
-            raise self._error(exc) from exc
+            raise _without_key(self._error(exc), self._api_key) from None
         text = "".join(block.text for block in response.content if block.type == "text")
         return Completion(
             text=text,
@@ -308,7 +327,7 @@ class AnthropicAdapter:
                         yield TextDelta(text)
                 final = await events.get_final_message()
         except anthropic.AnthropicError as exc:
-            raise self._error(exc) from exc
+            raise _without_key(self._error(exc), self._api_key) from None
         text = "".join(block.text for block in final.content if block.type == "text")
         yield Completion(
             text,
@@ -331,6 +350,7 @@ class CohereAdapter:
     simulated = False
 
     def __init__(self, config: ProviderConfig, *, timeout_s: float) -> None:
+        self._api_key = config.api_key
         self._client = cohere.AsyncClientV2(
             api_key=config.api_key or "not-needed",
             base_url=config.base_url,
@@ -382,7 +402,7 @@ class CohereAdapter:
         try:
             response = await self._client.chat(**self._arguments(request))
         except (CohereApiError, httpx.HTTPError) as exc:
-            raise self._error(exc) from exc
+            raise _without_key(self._error(exc), self._api_key) from None
         return Completion(
             text=self._text(response.message),
             usage=self._usage(response.usage),
@@ -412,7 +432,7 @@ class CohereAdapter:
                     usage = self._usage(event.delta.usage)
                     finish = event.delta.finish_reason
         except (CohereApiError, httpx.HTTPError) as exc:
-            raise self._error(exc) from exc
+            raise _without_key(self._error(exc), self._api_key) from None
         yield Completion(
             "".join(parts),
             usage,
@@ -434,6 +454,7 @@ class HuggingFaceAdapter:
     simulated = False
 
     def __init__(self, config: ProviderConfig, *, timeout_s: float) -> None:
+        self._api_key = config.api_key
         self._client = AsyncInferenceClient(
             base_url=config.base_url, api_key=config.api_key, timeout=timeout_s
         )
@@ -481,7 +502,7 @@ class HuggingFaceAdapter:
         try:
             response = await self._client.chat_completion(**self._arguments(request))
         except (HfHubHTTPError, InferenceTimeoutError, httpx.HTTPError, TimeoutError) as exc:
-            raise self._error(exc) from exc
+            raise _without_key(self._error(exc), self._api_key) from None
         choice = response.choices[0]
         return Completion(
             text=choice.message.content or "",
@@ -516,7 +537,7 @@ class HuggingFaceAdapter:
                         parts.append(text)
                         yield TextDelta(text)
         except (HfHubHTTPError, InferenceTimeoutError, httpx.HTTPError, TimeoutError) as exc:
-            raise self._error(exc) from exc
+            raise _without_key(self._error(exc), self._api_key) from None
         yield Completion(
             "".join(parts),
             usage,

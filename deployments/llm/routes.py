@@ -477,6 +477,7 @@ async def add_outcome(
         revenue_usd=body.revenue_usd,
         source=body.source,
         external_id=body.external_id,
+        quality=body.quality,
     )
     if stored is None:
         raise not_found("generation")
@@ -489,7 +490,8 @@ _DEFINITIONS = {
     Metric.CTR: "clicks / impressions, Beta-binomial posterior",
     Metric.COST_PER_CONVERSION: "LLM cost / conversions, Gamma-Poisson posterior on "
     "conversions per generation (lower is better)",
-    Metric.QUALITY: "mean quality score, percentile bootstrap",
+    Metric.QUALITY: "mean of the quality ratings reported with outcomes (one per rated "
+    "generation: the mean of its ratings), percentile bootstrap",
 }
 
 
@@ -515,6 +517,7 @@ async def leaderboard(
             if metric is Metric.CONVERSION_RATE
             else t.conversions,
             cost_usd=float(t.cost_usd),
+            quality_scores=t.quality_scores,
         )
         for t in totals
     ]

@@ -260,6 +260,13 @@ class OutcomeIn(_Request):
     external_id: str | None = Field(
         default=None, max_length=200, description="the report's id: a replay is stored once"
     )
+    quality: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="a rating of the generation in [0, 1] (a reviewer's score, a judge "
+        "model's grade); the leaderboard's quality metric ranks on it",
+    )
 
 
 class OutcomeOut(_Response):
@@ -271,6 +278,7 @@ class OutcomeOut(_Response):
     revenue_usd: Decimal
     source: str
     external_id: str | None
+    quality: float | None
     created_at: datetime
     replayed: bool
 

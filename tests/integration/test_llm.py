@@ -440,6 +440,41 @@ def test_outcomes_feed_a_leaderboard_with_intervals_and_tied_ranks(
     assert seed_path.json()["entries"][0]["model"] == "gpt-4"
 
 
+def test_quality_ratings_rank_models_one_rating_per_generation(
+    client: httpx.Client, tenant: Tenant, wire: WireServer
+) -> None:
+    configure(client, tenant, wire)
+    ratings = {"gpt-4": [[0.9], [0.8, 1.0], [0.95]], "command": [[0.2], [0.3], [0.25]]}
+    for model, per_generation in ratings.items():
+        wire.default(provider_model(tenant, model), Reply(text=META_REPLY))
+        for scores in per_generation:
+            generated = client.post(
+                f"{BASE}/prompts/generate", headers=tenant.auth, json={**SEED_BODY, "model": model}
+            ).json()
+            generation_id = generated["generations"][0]["id"]
+            for score in scores:
+                rated = client.post(
+                    f"{BASE}/generations/{generation_id}/outcomes",
+                    headers=tenant.auth,
+                    json={"quality": score, "source": "review"},
+                )
+                assert rated.status_code == 201, rated.text
+                assert rated.json()["quality"] == score
+    refused = client.post(
+        f"{BASE}/generations/{generation_id}/outcomes", headers=tenant.auth, json={"quality": 1.5}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "quality"
+    board = client.get(f"{BASE}/models/leaderboard?metric=quality", headers=tenant.auth).json()
+    entries = {e["model"]: e for e in board["entries"]}
+    assert entries["gpt-4"]["n"] == 3  # the generation rated twice counts once, at its mean
+    assert entries["gpt-4"]["estimate"] == pytest.approx((0.9 + 0.9 + 0.95) / 3)
+    assert entries["command"]["estimate"] == pytest.approx(0.25)
+    assert entries["gpt-4"]["rank"] == 1
+    assert entries["command"]["rank"] == 2
+    assert entries["gpt-4"]["interval"]["low"] > entries["command"]["interval"]["high"]
+
+
 def test_identical_temperature_zero_requests_answer_from_the_cache_at_no_cost(
     client: httpx.Client, tenant: Tenant, wire: WireServer
 ) -> None:
