@@ -16,7 +16,7 @@ from deployments.common.app import create_service_app
 from deployments.common.runtime import Runtime
 from deployments.common.security import document_permissions
 from deployments.llm import routes
-from deployments.llm.service import AdapterPool
+from deployments.llm.providers import AdapterPool
 
 _DESCRIPTION = (
     "One interface to every provider (OpenAI and compatible servers, Anthropic, Cohere, "

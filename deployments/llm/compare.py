@@ -29,6 +29,7 @@ from deployments.common.errors import ApiError
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
 from deployments.llm import service
+from deployments.llm.providers import AdapterPool
 from engine.llm.bertscore import BertScore, packaged_model
 from engine.llm.leaderboard import ArmStats, Metric, rank_arms
 from engine.llm.quality import corpus_scores, paired_bootstrap
@@ -131,7 +132,7 @@ class ModelRun:
 
 async def _run_model(
     runtime: Runtime,
-    pool: service.AdapterPool,
+    pool: AdapterPool,
     *,
     org_id: uuid.UUID,
     principal: Principal,
@@ -237,7 +238,7 @@ class ComparisonResult:
 
 async def compare(
     runtime: Runtime,
-    pool: service.AdapterPool,
+    pool: AdapterPool,
     *,
     org_id: uuid.UUID,
     principal: Principal,

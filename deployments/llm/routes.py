@@ -17,8 +17,9 @@ from deployments.common.errors import ApiError, not_found, request_id_of
 from deployments.common.principal import Principal
 from deployments.common.security import require, runtime_of
 from deployments.llm import compare as compare_service
-from deployments.llm import service
+from deployments.llm import providers, service
 from deployments.llm.ledger import BudgetLedger, BudgetLimit, period_bounds
+from deployments.llm.providers import AdapterPool
 from deployments.llm.schemas import (
     AttemptOut,
     BudgetIn,
@@ -64,8 +65,8 @@ models_router = APIRouter(tags=["llm: models"])
 tracking_router = APIRouter(tags=["llm: cost and outcomes"])
 
 
-def pool_of(request: Request) -> service.AdapterPool:
-    pool: service.AdapterPool = request.app.state.adapter_pool
+def pool_of(request: Request) -> AdapterPool:
+    pool: AdapterPool = request.app.state.adapter_pool
     return pool
 
 
@@ -105,13 +106,13 @@ async def add_provider(
     request: Request,
     principal: Principal = Depends(require(Permission.LLM_MANAGE)),
 ) -> ProviderOut:
-    command = service.ProviderCommand(
+    command = providers.ProviderCommand(
         name=body.name,
         kind=body.kind,
         base_url=body.base_url,
         api_key=body.api_key.get_secret_value() if body.api_key else None,
         models=tuple(
-            service.ModelCommand(
+            providers.ModelCommand(
                 name=m.name,
                 provider_model=m.provider_model,
                 input_usd_per_mtok=m.input_usd_per_mtok,
@@ -124,7 +125,7 @@ async def add_provider(
             for m in body.models
         ),
     )
-    row = await service.configure_provider(
+    row = await providers.configure_provider(
         runtime_of(request), org_id=principal.org_id, principal=principal, command=command
     )
     return provider_out(row)
