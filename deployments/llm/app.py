@@ -15,7 +15,7 @@ from cluster.settings import Settings
 from deployments.common.app import create_service_app
 from deployments.common.runtime import Runtime
 from deployments.common.security import document_permissions
-from deployments.llm import routes
+from deployments.llm import model_routes, routes
 from deployments.llm.providers import AdapterPool
 
 _DESCRIPTION = (
@@ -44,13 +44,13 @@ def create_app(
     if mount == "prompts":
         routers = [routes.prompts_router]
     elif mount == "models":
-        routers = [routes.models_router]
+        routers = [model_routes.models_router]
     else:
         routers = [
             routes.providers_router,
             routes.templates_router,
             _mounted(routes.prompts_router, "/prompts"),
-            _mounted(routes.models_router, "/models"),
+            _mounted(model_routes.models_router, "/models"),
             routes.tracking_router,
         ]
     app = create_service_app(
