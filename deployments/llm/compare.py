@@ -5,9 +5,9 @@ budgets). Per model: the outputs, the share passing the platform's limits, cost 
 per token, median latency, similarity of each output to its brief (the memory module's
 embedder), reference-based quality where the cases bring references (sacrebleu BLEU and chrF,
 ROUGE-L with a Unicode-aware tokenizer, BERTScore with the locally installed MiniLM), and the
-conversion rate and engagement (CTR) measured
-from outcomes reported for that model's earlier generations of the task. Models are compared
-pairwise on the same cases with a paired bootstrap.
+conversion rate and engagement (CTR) measured from outcomes reported for that model's earlier
+generations of the task. Models are compared pairwise on the same cases with a paired
+bootstrap.
 """
 
 from __future__ import annotations
