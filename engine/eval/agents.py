@@ -4,6 +4,11 @@
 - ``repeat``: last period's spend again (the fit window's mean before the first step).
 - ``optimizer``: the causal module's budget optimiser (``engine.causal.optimize``) on the
   whole posterior, paced evenly: what LiftOS itself would recommend.
+- ``thompson``: a Thompson-sampling bandit that knows nothing of the fit. It models the KPI it
+  observes as ``b0 + sum_c theta_c log(1 + x_c / s_c)`` (``s_c``: the channel's spend before
+  the episode), keeps a Gaussian posterior on the coefficients per episode (Bayesian linear
+  regression), and each period spends the period's budget where one draw of that posterior
+  says it pays most (water-filling: ``x_c = max(0, theta_c / mu - s_c)``).
 - the *reference*: the same optimiser run on each episode's own posterior draw, the best
   steady plan in the world the episode actually is. An agent's regret is the reference's
   profit minus its own, on the same draw and noise; the optimiser agent's regret is then the
@@ -56,6 +61,80 @@ class Repeat:
     def act(self, observation: Mapping[str, Any], sandbox: BudgetSandbox) -> NDArray[np.float64]:
         del sandbox
         return np.asarray(observation["spend"], dtype=np.float64).copy()
+
+
+@dataclass
+class Thompson:
+    """Learns each channel's response from what it observes, one posterior draw per period."""
+
+    seed: int = 0
+    prior_scale: float = 1.0  # prior sd of each coefficient, in units of the first KPI seen
+    noise: float = 0.01  # assumed noise variance of the KPI, in the same units
+    name: str = "thompson"
+    _state: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @staticmethod
+    def _features(spend: NDArray[np.float64], scale: NDArray[np.float64]) -> NDArray[np.float64]:
+        ones = np.ones((*spend.shape[:-1], 1))
+        return np.concatenate([ones, np.log1p(spend / scale)], axis=-1)
+
+    def _start(self, observation: Mapping[str, Any], sandbox: BudgetSandbox) -> None:
+        size = len(sandbox.world.channels) + 1
+        prior = np.eye(size) / self.prior_scale**2
+        self._state = {
+            "scale": np.maximum(np.asarray(observation["spend"], dtype=np.float64), 1e-9),
+            "precision": np.broadcast_to(prior, (sandbox.num_envs, size, size)).copy(),
+            "moment": np.zeros((sandbox.num_envs, size)),
+            "unit": None,  # the KPI's scale, set by the first observation
+            "rng": np.random.default_rng(self.seed),
+            "spent": None,
+        }
+
+    def _learn(self, observation: Mapping[str, Any]) -> None:
+        state = self._state
+        kpi = np.asarray(observation["kpi"], dtype=np.float64)
+        if state["spent"] is None or not np.all(np.isfinite(kpi)):
+            return
+        if state["unit"] is None:
+            state["unit"] = np.maximum(np.abs(kpi), 1e-9)
+        x = self._features(state["spent"], state["scale"])
+        y = kpi / state["unit"]
+        state["precision"] += np.einsum("ei,ej->eij", x, x) / self.noise
+        state["moment"] += x * (y / self.noise)[:, None]
+
+    def act(self, observation: Mapping[str, Any], sandbox: BudgetSandbox) -> NDArray[np.float64]:
+        period = int(observation["period"][0])
+        if period == 0 or not self._state:
+            self._start(observation, sandbox)
+        self._learn(observation)
+        state = self._state
+        covariance = np.linalg.inv(state["precision"])
+        mean = np.einsum("eij,ej->ei", covariance, state["moment"])
+        chol = np.linalg.cholesky(covariance)
+        draw = mean + np.einsum("eij,ej->ei", chol, state["rng"].standard_normal(mean.shape))
+        theta = np.where(_open_channels(sandbox), np.maximum(draw[:, 1:], 1e-12), 0.0)
+        periods_left = max(sandbox.periods - period, 1)
+        budget = np.asarray(observation["remaining_budget"], dtype=np.float64) / periods_left
+        spend = _water_fill(theta, state["scale"], budget)
+        state["spent"] = spend
+        return spend
+
+
+def _water_fill(
+    theta: NDArray[np.float64], scale: NDArray[np.float64], budget: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """argmax of sum_c theta_c log(1 + x_c / s_c) subject to sum_c x_c = budget, per row: the
+    marginal value theta_c / (s_c + x_c) is the same (mu) wherever x_c > 0."""
+    low = np.full(theta.shape[0], 1e-300)
+    high = np.max(theta / scale, axis=1) + 1e-300
+    for _ in range(100):  # bisection on log mu; the spend falls as mu rises
+        mu = np.sqrt(low * high)
+        total = np.maximum(theta / mu[:, None] - scale, 0.0).sum(axis=1)
+        too_much = total > budget
+        low = np.where(too_much, mu, low)
+        high = np.where(too_much, high, mu)
+    spend: NDArray[np.float64] = np.maximum(theta / high[:, None] - scale, 0.0)
+    return spend
 
 
 def _plan(fit: FitResult, constraints: Constraints, periods: int) -> NDArray[np.float64]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.causal.inference import FitResult
-from engine.eval.agents import EqualSplit, Optimizer, Reference, Repeat, play, regret
+from engine.eval.agents import EqualSplit, Optimizer, Reference, Repeat, Thompson, play, regret
 from engine.eval.sandbox import BudgetSandbox, Constraints, SandboxError, World
 from engine.eval.stats import pass_hat_k
 from tests.causal_fits import handmade
@@ -133,3 +133,16 @@ def test_platform_claims_inflate_what_the_agent_sees_not_what_happened() -> None
     assert observation["reported"][0, 0] == pytest.approx(2 * truth["reported"][0, 0])
     assert observation["reported"][0, 1] == pytest.approx(truth["reported"][0, 1])
     assert info["incremental_kpi"] == pytest.approx(plain_info["incremental_kpi"])
+
+
+def test_thompson_sampling_learns_to_beat_equal_split_without_seeing_the_fit() -> None:
+    limits = Constraints(total_budget=BUDGET * 2)
+    kwargs = {"periods": 52, "episodes": 40, "seed": 9}
+    reference = play(WORLD, limits, Reference(FIT), **kwargs)
+    thompson = play(WORLD, limits, Thompson(seed=1), **kwargs)
+    equal = play(WORLD, limits, EqualSplit(), **kwargs)
+    assert thompson.clean.all()
+    assert thompson.spend == pytest.approx(np.full(40, BUDGET * 2))
+    assert float(np.mean(regret(thompson, reference))) < float(np.mean(regret(equal, reference)))
+    again = play(WORLD, limits, Thompson(seed=1), **kwargs)
+    assert again.profit == pytest.approx(thompson.profit)  # seeded: replayable
