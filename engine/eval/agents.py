@@ -39,7 +39,26 @@ class Agent(Protocol):
 
 
 def _open_channels(sandbox: BudgetSandbox) -> NDArray[np.bool_]:
-    return np.asarray([c not in sandbox.constraints.blackout for c in sandbox.world.channels])
+    return ~sandbox.blackout_mask
+
+
+def within_limits(spend: NDArray[np.float64], sandbox: BudgetSandbox) -> NDArray[np.float64]:
+    """``spend`` (envs, channels) moved off blacked-out channels and above-cap amounts onto the
+    open channels with room, in proportion to what they already get, keeping each row's total
+    where the caps allow it. The built-in agents respect the limits they are told."""
+    caps, open_ = sandbox.caps, _open_channels(sandbox)
+    wanted = np.maximum(np.asarray(spend, dtype=np.float64), 0.0)
+    total = wanted.sum(axis=1)
+    placed = np.minimum(np.where(open_, wanted, 0.0), caps)
+    for _ in range(caps.size):
+        room = np.where(open_, caps - placed, 0.0)
+        excess = total - placed.sum(axis=1)
+        if not np.any(excess > 1e-9 * np.maximum(total, 1.0)):
+            break
+        weight = np.where(room > 0, np.maximum(placed, 1e-12), 0.0)
+        share = weight / np.maximum(weight.sum(axis=1, keepdims=True), 1e-300)
+        placed = np.minimum(placed + share * excess[:, None], caps)
+    return placed
 
 
 @dataclass
@@ -51,7 +70,7 @@ class EqualSplit:
         open_ = _open_channels(sandbox)
         per_period = sandbox.constraints.total_budget / sandbox.periods
         share = np.where(open_, per_period / max(int(open_.sum()), 1), 0.0)
-        return np.broadcast_to(share, (sandbox.num_envs, share.size)).copy()
+        return within_limits(np.broadcast_to(share, (sandbox.num_envs, share.size)), sandbox)
 
 
 @dataclass
@@ -59,8 +78,7 @@ class Repeat:
     name: str = "repeat"
 
     def act(self, observation: Mapping[str, Any], sandbox: BudgetSandbox) -> NDArray[np.float64]:
-        del sandbox
-        return np.asarray(observation["spend"], dtype=np.float64).copy()
+        return within_limits(np.asarray(observation["spend"], dtype=np.float64), sandbox)
 
 
 @dataclass
@@ -115,7 +133,7 @@ class Thompson:
         theta = np.where(_open_channels(sandbox), np.maximum(draw[:, 1:], 1e-12), 0.0)
         periods_left = max(sandbox.periods - period, 1)
         budget = np.asarray(observation["remaining_budget"], dtype=np.float64) / periods_left
-        spend = _water_fill(theta, state["scale"], budget)
+        spend = within_limits(_water_fill(theta, state["scale"], budget), sandbox)
         state["spent"] = spend
         return spend
 

@@ -207,6 +207,15 @@ class BudgetSandbox(gymnasium.vector.VectorEnv[dict[str, Any], NDArray[np.float6
         self._fair_share = constraints.total_budget / periods / count
         self._t = 0
 
+    @property
+    def caps(self) -> NDArray[np.float64]:
+        """Per channel, the most it may spend in a period (inf where uncapped)."""
+        return self._caps.copy()
+
+    @property
+    def blackout_mask(self) -> NDArray[np.bool_]:
+        return self._blackout.copy()
+
     # -- episode state ---------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -44,6 +44,7 @@ __all__ = [
     "obrien_fleming_bounds",
     "paired_difference",
     "pass_hat_k",
+    "pass_hat_k_interval",
     "pass_rate",
     "tied",
 ]
@@ -266,6 +267,39 @@ def pass_hat_k(trials: Sequence[tuple[int, int]], k: int) -> float:
             raise ValueError(f"case {index}: pass^{k} needs at least {k} tries, got {tries}")
         total += math.comb(passes, k) / math.comb(tries, k)
     return total / len(trials)
+
+
+def pass_hat_k_interval(
+    passed: Sequence[bool], k: int, *, level: float = 0.95, resamples: int = 2_000, seed: int = 0
+) -> tuple[float, Interval]:
+    """pass^k of one case tried ``len(passed)`` times (e.g. one agent over k-or-more seeds),
+    with a percentile bootstrap interval over the tries (``scipy.stats.bootstrap``, seeded)."""
+    _check_level(level)
+    tries = np.asarray(passed, dtype=float)
+    estimate = pass_hat_k([(int(tries.sum()), tries.size)], k)
+    if tries.size < 2 or np.all(tries == tries[0]):
+        return estimate, Interval(estimate, estimate, level)
+
+    def statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
+        passes = np.sum(sample, axis=axis)
+        # C(c, k) / C(n, k) as a product, vectorised over resamples.
+        n = sample.shape[axis]
+        ratio = np.ones_like(passes, dtype=float)
+        for j in range(k):
+            ratio = ratio * np.clip(passes - j, 0, None) / (n - j)
+        return ratio
+
+    booted = stats.bootstrap(
+        (tries,),
+        statistic,
+        vectorized=True,
+        confidence_level=level,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    low, high = booted.confidence_interval
+    return estimate, Interval(float(low), float(high), level)
 
 
 @dataclass(frozen=True)

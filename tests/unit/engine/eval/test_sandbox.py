@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from engine.causal.inference import FitResult
-from engine.eval.agents import EqualSplit, Optimizer, Reference, Repeat, Thompson, play, regret
+from engine.eval.agents import (
+    EqualSplit,
+    Optimizer,
+    Reference,
+    Repeat,
+    Thompson,
+    play,
+    regret,
+    within_limits,
+)
 from engine.eval.sandbox import BudgetSandbox, Constraints, SandboxError, World
 from engine.eval.stats import pass_hat_k
 from tests.causal_fits import handmade
@@ -146,3 +155,21 @@ def test_thompson_sampling_learns_to_beat_equal_split_without_seeing_the_fit() -
     assert float(np.mean(regret(thompson, reference))) < float(np.mean(regret(equal, reference)))
     again = play(WORLD, limits, Thompson(seed=1), **kwargs)
     assert again.profit == pytest.approx(thompson.profit)  # seeded: replayable
+
+
+def test_built_in_agents_keep_to_caps_and_blackouts_they_are_told() -> None:
+    caps = {"ch0": 0.8 * float(FIT.channel_scale[0])}
+    limits = Constraints(total_budget=BUDGET, channel_caps=caps, blackout=frozenset({"ch1"}))
+    for agent in (EqualSplit(), Repeat(), Thompson(seed=2), Optimizer(FIT), Reference(FIT)):
+        run = play(WORLD, limits, agent, periods=26, episodes=10, seed=4)
+        assert run.clean.all(), agent.name
+        assert run.spend == pytest.approx(np.full(10, BUDGET), rel=1e-6), agent.name
+
+
+def test_within_limits_moves_spend_to_open_channels_with_room() -> None:
+    limits = Constraints(
+        total_budget=BUDGET, channel_caps={"ch0": 50.0}, blackout=frozenset({"ch1"})
+    )
+    sandbox = BudgetSandbox(WORLD, limits, periods=4, num_envs=1)
+    placed = within_limits(np.array([[100.0, 100.0, 100.0]]), sandbox)
+    assert placed[0] == pytest.approx([50.0, 0.0, 250.0])

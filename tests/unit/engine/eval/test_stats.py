@@ -17,6 +17,7 @@ from engine.eval.stats import (
     obrien_fleming_bounds,
     paired_difference,
     pass_hat_k,
+    pass_hat_k_interval,
     pass_rate,
     tied,
 )
@@ -153,3 +154,12 @@ def test_overlapping_intervals_are_tied() -> None:
     )
     assert tied(a.interval, b.interval)
     assert not tied(a.interval, c.interval)
+
+
+def test_pass_hat_k_interval_brackets_the_estimate() -> None:
+    passed = [True] * 16 + [False] * 4
+    estimate, interval = pass_hat_k_interval(passed, 3, seed=1)
+    assert estimate == pytest.approx(math.comb(16, 3) / math.comb(20, 3))
+    assert interval.low < estimate < interval.high
+    assert pass_hat_k_interval(passed, 3, seed=1) == (estimate, interval)
+    assert pass_hat_k_interval([True] * 5, 2)[1].low == 1.0
