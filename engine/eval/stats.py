@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import optimize, stats
@@ -46,6 +47,7 @@ __all__ = [
     "pass_hat_k",
     "pass_hat_k_interval",
     "pass_rate",
+    "sequential_test",
     "tied",
 ]
 
@@ -335,6 +337,12 @@ def _next_bound(t: np.ndarray, earlier: np.ndarray, no_crossing: float) -> float
 
 
 def obrien_fleming_bounds(fractions: Sequence[float], *, alpha: float = 0.05) -> Bounds:
+    """Boundaries for looks at the given information fractions; see :func:`_bounds`."""
+    return _bounds(tuple(float(f) for f in fractions), float(alpha))
+
+
+@lru_cache(maxsize=256)
+def _bounds(fractions: tuple[float, ...], alpha: float) -> Bounds:
     """Boundaries for looks at the given information fractions (e.g. the share of planned
     episodes observed), spending ``alpha`` with the O'Brien-Fleming-type function.
 
@@ -353,3 +361,49 @@ def obrien_fleming_bounds(fractions: Sequence[float], *, alpha: float = 0.05) ->
         # No crossing through look k has probability 1 - spent(t_k).
         bounds.append(_next_bound(t[: k + 1], np.asarray(bounds), 1.0 - spent[k]))
     return Bounds(tuple(float(x) for x in t), tuple(bounds), tuple(spent), alpha)
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    """A paired comparison looked at as its data arrived."""
+
+    looks: int  # how many looks were taken (the test stops at the first crossing)
+    z: tuple[float, ...]  # the statistic at each look taken
+    bounds: tuple[float, ...]  # the boundary at each look taken
+    rejected: bool  # a boundary was crossed: the difference is significant at ``alpha``
+    stopped_at: int | None  # the paired observations used when it stopped early, else None
+    difference: float  # mean difference a - b over the data used
+    alpha: float
+
+
+def sequential_test(
+    differences: Sequence[float], *, looks: int = 5, planned: int | None = None, alpha: float = 0.05
+) -> SequentialResult:
+    """Group-sequential two-sided test of a zero mean paired difference.
+
+    ``planned`` pairs (default: all of ``differences``) are looked at after each of ``looks``
+    equal batches; at each look the one-sample z statistic (mean / standard error) is compared
+    with the O'Brien-Fleming-type bound for the information fraction reached, so stopping at the
+    first crossing keeps the overall false-positive rate at ``alpha`` however often one peeks.
+    """
+    d = _finite(differences, "differences")
+    total = d.size if planned is None else planned
+    if total < 2 * looks or d.size > total:
+        raise ValueError(f"need at least {2 * looks} planned pairs, at most {total} given")
+    cuts = [round(total * (i + 1) / looks) for i in range(looks)]
+    cuts = [c for c in cuts if c <= d.size]
+    fractions = [c / total for c in cuts]
+    bounds = obrien_fleming_bounds(fractions, alpha=alpha).z if cuts else ()
+    zs: list[float] = []
+    for cut, bound in zip(cuts, bounds, strict=True):
+        sample = d[:cut]
+        se = float(sample.std(ddof=1) / math.sqrt(cut))
+        z = float(sample.mean() / se) if se > 0 else (0.0 if sample.mean() == 0 else math.inf)
+        zs.append(z)
+        if abs(z) >= bound:
+            return SequentialResult(
+                len(zs), tuple(zs), tuple(bounds[: len(zs)]), True, cut, float(sample.mean()), alpha
+            )
+    used = cuts[-1] if cuts else 0
+    mean = float(d[:used].mean()) if used else 0.0
+    return SequentialResult(len(zs), tuple(zs), tuple(bounds), False, None, mean, alpha)

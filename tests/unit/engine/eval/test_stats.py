@@ -19,6 +19,7 @@ from engine.eval.stats import (
     pass_hat_k,
     pass_hat_k_interval,
     pass_rate,
+    sequential_test,
     tied,
 )
 
@@ -163,3 +164,27 @@ def test_pass_hat_k_interval_brackets_the_estimate() -> None:
     assert interval.low < estimate < interval.high
     assert pass_hat_k_interval(passed, 3, seed=1) == (estimate, interval)
     assert pass_hat_k_interval([True] * 5, 2)[1].low == 1.0
+
+
+def test_peeking_with_obrien_fleming_keeps_the_false_positive_rate() -> None:
+    # 2,000 comparisons of two equal agents, each looked at 5 times: stopping at the first
+    # crossing of the O'Brien-Fleming bounds rejects about 5 % of the time; stopping at the
+    # first |z| >= 1.96, the naive peek, rejects far more often.
+    rng = np.random.default_rng(0)
+    sequential = naive = 0
+    for _ in range(2_000):
+        d = rng.standard_normal(100)
+        sequential += sequential_test(d, looks=5).rejected
+        cuts = (20, 40, 60, 80, 100)
+        naive += any(abs(d[:c].mean() / (d[:c].std(ddof=1) / math.sqrt(c))) >= 1.96 for c in cuts)
+    assert 0.03 <= sequential / 2_000 <= 0.07
+    assert naive / 2_000 > 0.10
+
+
+def test_a_real_difference_stops_early() -> None:
+    rng = np.random.default_rng(1)
+    result = sequential_test(rng.normal(0.8, 1.0, 200), looks=5)
+    assert result.rejected
+    assert result.stopped_at is not None
+    assert result.stopped_at < 200
+    assert result.difference > 0
