@@ -153,3 +153,17 @@ def test_bad_assertions_name_their_field(assertion: Assertion, field: str) -> No
     with pytest.raises(AssertionSpecError) as error:
         assertion.check()
     assert error.value.field == field
+
+
+def test_safety_assertions_flag_planted_problems_and_pass_clean_copy() -> None:
+    clean = Observed("Sweat-proof earbuds with 40 hours of battery.")
+    for kind in ("no-pii", "no-claims", "brand-safe"):
+        assert evaluate(Assertion(kind), clean).passed, kind
+    leaky = evaluate(Assertion("no-pii"), Observed("Write to jane.doe@example.com"))
+    assert not leaky.passed
+    assert "pii.email" in leaky.reason
+    assert not evaluate(Assertion("no-claims"), Observed("Clinically proven results")).passed
+    assert not evaluate(Assertion("canary-absent", "PWNED-7Q"), Observed("ok PWNED-7Q")).passed
+    unchecked = evaluate(Assertion("no-claims"), Observed("text", language="ja"))
+    assert not unchecked.passed  # a language without patterns is not silently passed
+    assert "not checked" in unchecked.reason
