@@ -39,6 +39,7 @@ __all__ = [
     "MeanScore",
     "PairedDifference",
     "PassRate",
+    "SequentialResult",
     "adjust_p_values",
     "mcnemar_test",
     "mean_score",
@@ -50,6 +51,9 @@ __all__ = [
     "sequential_test",
     "tied",
 ]
+
+# Scores as callers hold them: a list, or a numpy array straight from a sandbox run.
+Scores = Sequence[float] | np.ndarray
 
 # Below this many discordant pairs McNemar's chi-square approximation is poor; the exact
 # binomial test is used instead (the usual rule: b + c < 25).
@@ -104,7 +108,7 @@ class MeanScore:
     clusters: int | None  # the number of clusters when the error is clustered
 
 
-def _finite(values: Sequence[float], name: str) -> np.ndarray:
+def _finite(values: Scores, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=float)
     if array.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional")
@@ -114,7 +118,7 @@ def _finite(values: Sequence[float], name: str) -> np.ndarray:
 
 
 def mean_score(
-    scores: Sequence[float],
+    scores: Scores,
     *,
     clusters: Sequence[Hashable] | None = None,
     level: float = 0.95,
@@ -188,8 +192,8 @@ class PairedDifference:
 
 
 def paired_difference(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: Scores,
+    b: Scores,
     *,
     level: float = 0.95,
     resamples: int = 9_999,
@@ -377,7 +381,7 @@ class SequentialResult:
 
 
 def sequential_test(
-    differences: Sequence[float], *, looks: int = 5, planned: int | None = None, alpha: float = 0.05
+    differences: Scores, *, looks: int = 5, planned: int | None = None, alpha: float = 0.05
 ) -> SequentialResult:
     """Group-sequential two-sided test of a zero mean paired difference.
 
