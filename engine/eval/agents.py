@@ -180,11 +180,17 @@ class Optimizer:
     fit: FitResult
     name: str = "optimizer"
     _per_period: NDArray[np.float64] | None = None
-    _for: tuple[float, int] | None = None
+    _for: tuple[Any, ...] | None = None
 
     def act(self, observation: Mapping[str, Any], sandbox: BudgetSandbox) -> NDArray[np.float64]:
         del observation
-        key = (sandbox.constraints.total_budget, sandbox.periods)
+        limits = sandbox.constraints
+        key = (
+            limits.total_budget,
+            sandbox.periods,
+            tuple(sorted(limits.channel_caps.items())),
+            tuple(sorted(limits.blackout)),
+        )
         if self._per_period is None or self._for != key:
             self._per_period = _plan(self.fit, sandbox.constraints, sandbox.periods)
             self._for = key
@@ -197,15 +203,23 @@ class Reference:
 
     fit: FitResult
     name: str = "reference"
-    _plans: dict[int, NDArray[np.float64]] = dataclasses.field(default_factory=dict)
+    _plans: dict[tuple[Any, ...], NDArray[np.float64]] = dataclasses.field(default_factory=dict)
 
     def _for_draw(self, draw: int, constraints: Constraints, periods: int) -> NDArray[np.float64]:
-        if draw not in self._plans:
+        # One plan per draw and episode setting: the same agent may play several scenarios.
+        key = (
+            draw,
+            periods,
+            constraints.total_budget,
+            tuple(sorted(constraints.channel_caps.items())),
+            tuple(sorted(constraints.blackout)),
+        )
+        if key not in self._plans:
             one = {k: v[draw : draw + 1] for k, v in self.fit.samples.items()}
-            self._plans[draw] = _plan(
+            self._plans[key] = _plan(
                 dataclasses.replace(self.fit, samples=one), constraints, periods
             )
-        return self._plans[draw]
+        return self._plans[key]
 
     def act(self, observation: Mapping[str, Any], sandbox: BudgetSandbox) -> NDArray[np.float64]:
         del observation

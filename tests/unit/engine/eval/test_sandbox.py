@@ -173,3 +173,13 @@ def test_within_limits_moves_spend_to_open_channels_with_room() -> None:
     sandbox = BudgetSandbox(WORLD, limits, periods=4, num_envs=1)
     placed = within_limits(np.array([[100.0, 100.0, 100.0]]), sandbox)
     assert placed[0] == pytest.approx([50.0, 0.0, 250.0])
+
+
+def test_one_agent_plays_two_scenarios_with_a_plan_for_each() -> None:
+    reference, optimizer = Reference(FIT), Optimizer(FIT)
+    open_ = Constraints(total_budget=BUDGET)
+    closed = Constraints(total_budget=BUDGET, blackout=frozenset({"ch0"}))
+    for agent in (reference, optimizer):
+        play(WORLD, open_, agent, periods=26, episodes=4, seed=1)
+        second = play(WORLD, closed, agent, periods=26, episodes=4, seed=1)
+        assert second.clean.all(), agent.name  # not the first scenario's plan, which spends on ch0
