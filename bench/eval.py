@@ -47,7 +47,9 @@ from engine.eval.agents import (
     play,
     regret,
 )
+from engine.eval.report import render_report
 from engine.eval.sandbox import VIOLATIONS, BudgetSandbox, Constraints, World
+from engine.eval.scoring import summarize
 from engine.eval.stats import mean_score, pass_hat_k_interval, pass_rate
 
 STEPS_TARGET = 100_000
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pass-regret", type=float, default=0.02)
     parser.add_argument("--k", type=int, default=4)
+    parser.add_argument("--report", type=Path, help="write the first scenario's HTML report here")
     args = parser.parse_args(argv)
     console = Console(highlight=False, width=200)
     result = fitted(args.channels, args.weeks, args.seed, console)
@@ -205,7 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         runs = {
             agent.name: play(
-                world, limits, agent, periods=args.periods, episodes=args.episodes, seed=args.seed
+                world,
+                limits,
+                agent,
+                periods=args.periods,
+                episodes=args.episodes,
+                seed=args.seed,
+                trace=args.report is not None,
             )
             for agent in agents
         }
@@ -219,6 +228,20 @@ def main(argv: list[str] | None = None) -> int:
                 k=args.k,
             )
         )
+        if args.report is not None:
+            summaries = [
+                summarize(run, runs["reference"], pass_regret=args.pass_regret, k=args.k)
+                for run in runs.values()
+            ]
+            page = render_report(
+                title=f"Budget sandbox: {label}",
+                summaries=summaries,
+                runs=runs,
+                channels=world.channels,
+            )
+            args.report.write_text(page, encoding="utf-8")
+            console.print(f"report: {args.report} ({len(page):,} bytes)")
+            args.report = None  # the first scenario only
     return 0
 
 

@@ -163,9 +163,14 @@ def _plan(fit: FitResult, constraints: Constraints, periods: int) -> NDArray[np.
         if name not in constraints.blackout
     }
     locked = {name: 0.0 for name in constraints.blackout}
+    open_channels = [c for c in fit.channels if c not in constraints.blackout]
+    if not open_channels:
+        return np.zeros(len(fit.channels))
+    # When caps cannot absorb the budget, the best plan spends every channel at its cap.
+    room = sum(bounds[c][1] if c in bounds else np.inf for c in open_channels)
     plan = optimize_budget(
         fit,
-        total_budget=constraints.total_budget,
+        total_budget=float(min(constraints.total_budget, room)),
         horizon_periods=periods,
         bounds=bounds or None,
         locked=locked or None,
@@ -239,6 +244,10 @@ class EpisodeScores:
     spend: NDArray[np.float64]
     violations: Mapping[str, NDArray[np.int64]]
     attempted_over_budget: NDArray[np.float64]
+    # Per period (periods first), for reports: the spend placed (periods, episodes, channels)
+    # and the profit of each step (periods, episodes).
+    spend_path: NDArray[np.float64] | None = None
+    profit_path: NDArray[np.float64] | None = None
 
     @property
     def clean(self) -> NDArray[np.bool_]:
@@ -256,8 +265,10 @@ def play(
     episodes: int,
     seed: int,
     kpi_value: float = 1.0,
+    trace: bool = False,
 ) -> EpisodeScores:
-    """Run ``agent`` for ``episodes`` episodes of ``periods`` steps, vectorised."""
+    """Run ``agent`` for ``episodes`` episodes of ``periods`` steps, vectorised; ``trace``
+    keeps every period's spend and profit for the report."""
     sandbox = BudgetSandbox(
         world, constraints, periods=periods, num_envs=episodes, kpi_value=kpi_value
     )
@@ -265,10 +276,18 @@ def play(
     profit = np.zeros(episodes)
     incremental = np.zeros(episodes)
     info: dict[str, Any] = {}
+    spends: list[NDArray[np.float64]] = []
+    profits: list[NDArray[np.float64]] = []
     while not sandbox.done.all():
         observation, reward, _, _, info = sandbox.step(agent.act(observation, sandbox))
         profit += reward
         incremental += info["incremental_kpi"]
+        if trace:
+            spends.append(observation["spend"])
+            profits.append(reward.copy())
+    while trace and len(spends) < periods:  # every episode ended early: nothing more is spent
+        spends.append(np.zeros_like(spends[-1]))
+        profits.append(np.zeros(episodes))
     return EpisodeScores(
         agent=agent.name,
         draws=sandbox.draws.copy(),
@@ -277,6 +296,8 @@ def play(
         spend=sandbox.spent.copy(),
         violations=info["violations"],
         attempted_over_budget=info["attempted_over_budget"],
+        spend_path=np.stack(spends) if trace else None,
+        profit_path=np.stack(profits) if trace else None,
     )
 
 

@@ -183,3 +183,15 @@ def test_one_agent_plays_two_scenarios_with_a_plan_for_each() -> None:
         play(WORLD, open_, agent, periods=26, episodes=4, seed=1)
         second = play(WORLD, closed, agent, periods=26, episodes=4, seed=1)
         assert second.clean.all(), agent.name  # not the first scenario's plan, which spends on ch0
+
+
+def test_when_caps_cannot_absorb_the_budget_the_optimiser_spends_at_the_caps() -> None:
+    caps = {
+        name: 0.5 * float(scale)
+        for name, scale in zip(WORLD.channels, FIT.channel_scale, strict=True)
+    }
+    limits = Constraints(total_budget=BUDGET, channel_caps=caps)
+    for agent in (Optimizer(FIT), Reference(FIT)):
+        run = play(WORLD, limits, agent, periods=26, episodes=3, seed=0)
+        assert run.clean.all(), agent.name
+        assert run.spend == pytest.approx(np.full(3, 0.5 * BUDGET), rel=1e-6), agent.name
