@@ -38,7 +38,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,8 +178,9 @@ async def _load(spec: ClientSpec) -> RunResult:
     return result
 
 
-def client_main() -> int:
-    spec = ClientSpec(**json.loads(sys.stdin.read()))
+def answer_load(load: Coroutine[Any, Any, Any]) -> int:
+    """The load generator's side: run ``load`` (on uvloop when installed) and write its
+    dataclass result to stdout as JSON."""
     try:
         import uvloop
 
@@ -187,26 +188,36 @@ def client_main() -> int:
     except ImportError:  # uvloop only makes the client cheaper; asyncio's loop still works
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        result = runner.run(_load(spec))
+        result = runner.run(load)
     json.dump(asdict(result), sys.stdout)
     return 0
 
 
-def run_client(spec: ClientSpec) -> RunResult:
-    """Run one load-generator process against ``spec.url`` and return what it measured."""
+def load_process(script: str, spec: Any, *, timeout_s: float) -> dict[str, Any]:
+    """Run ``script --client`` as its own process with the dataclass ``spec`` and return the
+    JSON it answers."""
     # The spec (with the credential) goes over stdin rather than argv, which `ps` shows.
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--client"],
+        [sys.executable, str(Path(script).resolve()), "--client"],
         input=json.dumps(asdict(spec)),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout_s,
         check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed (rc {proc.returncode}):\n{proc.stderr}")
     raw: dict[str, Any] = json.loads(proc.stdout)
-    return RunResult(**raw)
+    return raw
+
+
+def client_main() -> int:
+    return answer_load(_load(ClientSpec(**json.loads(sys.stdin.read()))))
+
+
+def run_client(spec: ClientSpec) -> RunResult:
+    """Run one load-generator process against ``spec.url`` and return what it measured."""
+    return RunResult(**load_process(__file__, spec, timeout_s=600))
 
 
 # --------------------------------------------------------------------------------------------

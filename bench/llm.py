@@ -42,7 +42,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,10 @@ from bench.gateway import (
     GATEWAY_PATH,
     ClientSpec,
     Stack,
+    answer_load,
     cpu_model,
     free_port,
+    load_process,
     percentile,
     run_client,
     running_stack,
@@ -246,29 +248,11 @@ async def _load(spec: LoadSpec) -> LoadResult:
 
 
 def client_main() -> int:
-    spec = LoadSpec(**json.loads(sys.stdin.read()))
-    import uvloop
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        result = runner.run(_load(spec))
-    json.dump(asdict(result), sys.stdout)
-    return 0
+    return answer_load(_load(LoadSpec(**json.loads(sys.stdin.read()))))
 
 
 def run_load(spec: LoadSpec) -> LoadResult:
-    # The spec (with the credential) goes over stdin rather than argv, which `ps` shows.
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--client"],
-        input=json.dumps(asdict(spec)),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed (rc {proc.returncode}):\n{proc.stderr}")
-    raw: dict[str, Any] = json.loads(proc.stdout)
-    return LoadResult(**raw)
+    return LoadResult(**load_process(__file__, spec, timeout_s=1800))
 
 
 # --------------------------------------------------------------------------------------------

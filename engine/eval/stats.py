@@ -32,6 +32,8 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
+from engine.llm.leaderboard import Interval  # the same interval the LLM leaderboard ranks with
+
 __all__ = [
     "Bounds",
     "Interval",
@@ -63,16 +65,6 @@ _EXACT_BELOW = 25
 def _check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
-
-
-@dataclass(frozen=True)
-class Interval:
-    low: float
-    high: float
-    level: float
-
-    def overlaps(self, other: Interval) -> bool:
-        return self.low <= other.high and other.low <= self.high
 
 
 def tied(a: Interval | None, b: Interval | None) -> bool:
