@@ -123,6 +123,15 @@ class Settings(BaseSettings):
     surfacing_audit_num_cpus: float = Field(default=1.0, gt=0, le=64)
     surfacing_audit_retries: int = Field(default=2, ge=0, le=10)
 
+    # Eval module. An evaluation runs one Ray task per provider of its models, each with at most
+    # this many calls in flight (the provider's limit holds across its models); a sandbox run is
+    # one task. LLM and HTTP sandbox agents make one call per episode and period, bounded here.
+    eval_provider_concurrency: int = Field(default=8, ge=1, le=256)
+    eval_task_num_cpus: float = Field(default=0.25, gt=0, le=64)
+    eval_sandbox_num_cpus: float = Field(default=1.0, gt=0, le=64)
+    eval_retries: int = Field(default=2, ge=0, le=10)
+    eval_agent_max_calls: int = Field(default=5000, ge=1, le=1_000_000)
+
     # Memory module. Base64 of 32 random bytes; it wraps each org's content key. Unset in dev
     # means DEV_MEMORY_MASTER_KEY; outside dev an unset key, the dev key or a placeholder is
     # refused when the settings load.

@@ -48,6 +48,10 @@ _APP_TABLES_DML = (
     "llm_outcomes",
     "llm_usage_daily",
     "llm_budgets",
+    "eval_suites",
+    "eval_runs",
+    "eval_results",
+    "eval_sandbox_episodes",
 )
 # History is evidence: the app may add versions but never rewrite them.
 _APP_TABLES_APPEND_ONLY = ("audit_log", "memory_versions")

@@ -36,4 +36,5 @@ BUILTIN_MODULES: tuple[BuiltinModule, ...] = (
     # The seed's short paths of the LLM module (serve_config.yaml).
     BuiltinModule("llm-prompts", "/api/v1/prompts", "deployments.llm.app:create_prompts_app"),
     BuiltinModule("llm-models", "/api/v1/models", "deployments.llm.app:create_models_app"),
+    BuiltinModule("eval", "/api/v1/eval", "deployments.eval.app:create_app"),
 )

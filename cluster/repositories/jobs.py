@@ -26,7 +26,8 @@ class JobTable:
 
 CAUSAL_JOBS = JobTable("causal_jobs")
 SURFACING_AUDITS = JobTable("surfacing_audits", counters=("products_done",))
-_TABLES = {t.name: t for t in (CAUSAL_JOBS, SURFACING_AUDITS)}
+EVAL_RUNS = JobTable("eval_runs")
+_TABLES = {t.name: t for t in (CAUSAL_JOBS, SURFACING_AUDITS, EVAL_RUNS)}
 
 
 def _checked(table: JobTable) -> JobTable:

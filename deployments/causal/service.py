@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cluster.repositories import causal as repo
+from cluster.state import Database
 from deployments.causal.pipeline import POSTERIOR_ARTIFACT, prepare
 from deployments.causal.schemas import AnalyzeRequest, OptimizeRequest
 from deployments.causal.tasks import fingerprint
 from deployments.common.runtime import Runtime
 from engine.causal.analysis import Interval
 from engine.causal.data import DataError
-from engine.causal.inference import ChannelRoas
+from engine.causal.inference import ChannelRoas, FitResult
 from engine.causal.optimize import BudgetPlan, optimize_budget
 from engine.causal.persist import load_posterior
 
@@ -148,15 +149,8 @@ async def optimize(
     return row, plan
 
 
-def _optimize(
-    row: repo.ModelRow[AnalyzeRequest], posterior: bytes, command: OptimizeRequest
-) -> BudgetPlan:
-    if row.result.data.geos:
-        raise DataError(
-            "model_id",
-            "budget optimisation works on a national model; this one was fitted per geo "
-            "(fit the dataset without geo_hierarchy to optimise its national budget)",
-        )
+def fitted(row: repo.ModelRow[AnalyzeRequest], posterior: bytes) -> FitResult:
+    """A stored model's posterior as the engine's fit (no per-period draws but the baseline)."""
     nothing = Interval(mean=math.nan, median=math.nan, lower=math.nan, upper=math.nan)
     roas = tuple(
         ChannelRoas(
@@ -169,9 +163,34 @@ def _optimize(
         )
         for c in row.result.analysis.channels
     )
-    fitted = load_posterior(posterior, spec=row.spec, roas=roas, diagnostics=row.result.diagnostics)
+    return load_posterior(posterior, spec=row.spec, roas=roas, diagnostics=row.result.diagnostics)
+
+
+async def load_fitted(
+    db: Database, *, org_id: uuid.UUID, model_id: uuid.UUID
+) -> tuple[repo.ModelRow[AnalyzeRequest], FitResult]:
+    """The org's model and its posterior; :class:`NotFoundError` when either is missing."""
+    row = await repo.get_model(db, org_id=org_id, model_id=model_id, request_type=AnalyzeRequest)
+    if row is None:
+        raise NotFoundError("model", field="model_id")
+    archive = await repo.get_artifact(db, org_id=org_id, model_id=row.id, name=POSTERIOR_ARTIFACT)
+    if archive is None:
+        raise NotFoundError("model", field="model_id")
+    return row, await asyncio.to_thread(fitted, row, archive.content)
+
+
+def _optimize(
+    row: repo.ModelRow[AnalyzeRequest], posterior: bytes, command: OptimizeRequest
+) -> BudgetPlan:
+    if row.result.data.geos:
+        raise DataError(
+            "model_id",
+            "budget optimisation works on a national model; this one was fitted per geo "
+            "(fit the dataset without geo_hierarchy to optimise its national budget)",
+        )
+    fit = fitted(row, posterior)
     return optimize_budget(
-        fitted,
+        fit,
         total_budget=command.total_budget,
         horizon_periods=command.horizon_periods,
         bounds={

@@ -16,6 +16,7 @@ from deployments.common.app import create_service_app
 from deployments.common.runtime import Runtime
 from deployments.core import audit_routes, auth_routes, health, module_routes
 from deployments.core.module_routes import ModuleDeployer
+from deployments.eval import routes as eval_routes
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ def create_app(
             health.router,
             auth_routes.router,
             audit_routes.router,
+            # The seed's POST /api/v1/evaluate and /api/v1/benchmark (the eval module's own
+            # handlers) before the registry's /api/v1/{module} catch-all.
+            eval_routes.seed_router,
             module_routes.router,
         ],
         settings=settings,

@@ -37,7 +37,7 @@ NO_PROVIDER_HELP = (
 # --- providers --------------------------------------------------------------------------------
 
 
-def _check_base_url(url: str, *, allow_private: bool, field: str) -> str:
+def check_base_url(url: str, *, allow_private: bool, field: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ApiError(422, "validation_error", f"{field}: must be an http(s) URL", field=field)
@@ -154,7 +154,7 @@ async def configure_provider(
             422, "validation_error", f"{problems[0][0]}: {problems[0][1]}", errors=problems
         )
     base_url = (
-        _check_base_url(
+        check_base_url(
             command.base_url,
             allow_private=runtime.settings.llm_private_base_urls_allowed,
             field="base_url",

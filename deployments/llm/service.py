@@ -114,13 +114,15 @@ class GenerateCommand:
     seed: int | None
     remember: bool
     request_id: str
+    # A prompt that is not a stored template (an eval suite's raw text): used as given.
+    inline: templates.TemplateSpec | None = None
 
 
 @dataclass(frozen=True)
 class ResolvedTemplate:
     spec: templates.TemplateSpec
     version: int
-    source: str  # "org" | "builtin"
+    source: str  # "org" | "builtin" | "inline"
 
 
 def spec_from_row(row: repo.TemplateRow) -> templates.TemplateSpec:
@@ -227,12 +229,16 @@ async def prepare(
         version=command.template_version,
         label=command.template_label,
     )
-    resolved = resolve_template(
-        setup.template,
-        name=command.template,
-        language=command.language,
-        version=command.template_version,
-        label=command.template_label,
+    resolved = (
+        ResolvedTemplate(command.inline, command.inline.version, "inline")
+        if command.inline is not None
+        else resolve_template(
+            setup.template,
+            name=command.template,
+            language=command.language,
+            version=command.template_version,
+            label=command.template_label,
+        )
     )
     declared = set(resolved.spec.variable_names())
     values = {k: v for k, v in command.values.items() if v is not None}
@@ -518,7 +524,7 @@ class Generator:
             "principal_id": p.principal.id,
             "api_key_id": p.principal.id if p.principal.kind == "api_key" else None,
             "template": p.template.spec.name,
-            "template_version": p.template.version if p.template.source == "org" else None,
+            "template_version": p.template.version if p.template.source != "builtin" else None,
             "template_language": p.template.spec.language,
             "task": p.template.spec.purpose.value,
             "platform": p.platform.value,

@@ -2,7 +2,8 @@
 answers computed later (budget optimisation) need, in a compact archive.
 
 Per-period draws (``media``, ``mu``) are left out: they are large (draws x periods x channels)
-and everything stored about them was summarised at fit time.
+and everything stored about them was summarised at fit time. Only the baseline per draw and
+period (``mu`` less the media, draws x periods) is kept: the eval sandbox replays it.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def dump_posterior(result: FitResult) -> bytes:
         for name, values in result.samples.items()
         if name not in _PER_PERIOD
     }
+    samples = result.samples
+    if "mu" in samples and "media" in samples and np.ndim(samples["mu"]) == 2:
+        arrays["sample__baseline"] = (samples["mu"] - samples["media"].sum(axis=2)).astype(
+            np.float32
+        )
     arrays |= {
         "channels": np.asarray(result.channels),
         "channel_scale": result.channel_scale,

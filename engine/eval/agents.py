@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from engine.causal.inference import FitResult
 from engine.causal.optimize import optimize_budget
-from engine.eval.sandbox import VIOLATIONS, BudgetSandbox, Constraints, World
+from engine.eval.sandbox import BudgetSandbox, Constraints, World
 
 
 class Agent(Protocol):
@@ -252,7 +252,7 @@ class EpisodeScores:
     @property
     def clean(self) -> NDArray[np.bool_]:
         """Episodes without a single violation."""
-        total = sum(self.violations[kind] for kind in VIOLATIONS)
+        total = sum(self.violations.values())
         return np.asarray(total == 0)
 
 

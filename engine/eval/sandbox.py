@@ -83,8 +83,16 @@ class World:
         if fit.geos:
             raise SandboxError("model_id", "the sandbox runs national fits; this one is by geo")
         samples = fit.samples
-        media = samples["media"]  # (draws, periods, channels), scaled
-        baseline = samples["mu"] - media.sum(axis=2)
+        if "baseline" in samples:  # a stored model keeps its baseline draws (causal.persist)
+            baseline = samples["baseline"]
+        elif "mu" in samples and "media" in samples:
+            baseline = samples["mu"] - samples["media"].sum(axis=2)  # (draws, periods), scaled
+        else:
+            raise SandboxError(
+                "model_id",
+                "this model was stored without its baseline draws (fitted before the sandbox "
+                "existed); fit it again to play it in the sandbox",
+            )
         periods = min(season, fit.fit_periods)
         if periods < 1:
             raise SandboxError("season", "must be at least 1 period")

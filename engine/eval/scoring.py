@@ -175,3 +175,20 @@ def check_gate(summary: AgentSummary, gate: Gate) -> GateResult:
             )
         )
     return GateResult(all(c.passed for c in checks), tuple(checks))
+
+
+@dataclass(frozen=True)
+class SandboxSummary:
+    """A sandbox run: its world and limits, and every agent's summary against the reference."""
+
+    channels: tuple[str, ...]
+    periods: int
+    episodes: int
+    seed: int
+    total_budget: float
+    pass_regret: float
+    k: int
+    agents: tuple[AgentSummary, ...]
+
+    def agent(self, name: str) -> AgentSummary | None:
+        return next((a for a in self.agents if a.agent == name), None)

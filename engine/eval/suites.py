@@ -14,6 +14,7 @@ claims and brand-safety checks on ordinary briefs.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +33,7 @@ from pydantic import (
 
 from engine.eval.assertions import Assertion, AssertionSpecError
 from engine.eval.safety import injection_probes
+from engine.llm.templates import Purpose, TemplateSpec, Variable, VariableType
 
 BUILTIN = ("marketing-automation", "safety", "budget-agent")
 
@@ -214,3 +216,41 @@ def injection_cases() -> list[CaseSpec]:
         )
         for p in injection_probes()
     ]
+
+
+def _variable_type(value: VarValue) -> VariableType:
+    if isinstance(value, bool):
+        return VariableType.BOOLEAN
+    if isinstance(value, int):
+        return VariableType.INTEGER
+    if isinstance(value, float):
+        return VariableType.NUMBER
+    if isinstance(value, list):
+        return VariableType.LIST
+    return VariableType.STRING
+
+
+def text_template(prompt: PromptSpec, variables: Mapping[str, VarValue]) -> TemplateSpec:
+    """A raw-text prompt as an LLM-module template declaring the case's variables. Its name
+    is a hash of the text, so two prompts that differ are never taken for one (the LLM
+    module's response cache keys on the name)."""
+    if prompt.text is None:
+        raise ValueError("not a text prompt")
+    digest = hashlib.sha256(prompt.text.encode()).hexdigest()[:16]
+    return TemplateSpec(
+        name=f"eval-text-{digest}",
+        purpose=Purpose.PRODUCT_DESCRIPTION,
+        language=prompt.language,
+        system="",
+        user=prompt.text,
+        variables=tuple(
+            Variable(
+                name=name,
+                type=_variable_type(value),
+                required=False,
+                max_length=20_000,
+            )
+            for name, value in variables.items()
+        ),
+        default_platform=prompt.platform,
+    )

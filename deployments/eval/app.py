@@ -1,0 +1,52 @@
+"""The eval module at /api/v1/eval: evaluations of the org's models with error bars, versioned
+suites, and the budget sandbox where marketing agents are tested on a fitted causal model.
+
+Runs are Ray tasks (``deployments.eval.tasks``) polled through ``/runs/{id}``; every object is
+tenant-scoped (another org's id is a 404). The seed's ``POST /api/v1/evaluate`` and
+``POST /api/v1/benchmark`` are the same handlers, served by the gateway.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from ray import serve
+
+from cluster.settings import Settings
+from deployments.common.app import create_service_app
+from deployments.common.runtime import Runtime
+from deployments.eval import routes
+from deployments.eval.service import RunRunner
+
+
+def create_app(
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    *,
+    runner: RunRunner | None = None,
+    behind_serve: bool = False,
+) -> FastAPI:
+    app = create_service_app(
+        service="eval",
+        title="LiftOS eval module",
+        description=(
+            "Evaluations of models and prompts with intervals and paired comparisons, and a "
+            "budget sandbox on a fitted marketing-mix model where agents prove themselves "
+            "before they touch money."
+        ),
+        routers=[routes.router],
+        settings=settings,
+        runtime=runtime,
+        behind_serve=behind_serve,
+    )
+    if runner is not None:
+        app.state.eval_runner = runner
+    return app
+
+
+@serve.deployment(name="EvalModule", max_ongoing_requests=64)
+@serve.ingress(create_app(behind_serve=True))
+class EvalModule:
+    """Serve replica of the eval module; all behaviour lives in the FastAPI app."""
+
+
+app = EvalModule.bind()  # type: ignore[attr-defined]  # added by @serve.deployment
