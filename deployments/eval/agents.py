@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -72,13 +71,21 @@ def observation_document(
     }
 
 
+def _first_object(text: str) -> Any:
+    """The first JSON value that parses starting at a "{" (the answer may sit in prose)."""
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
+        try:
+            return decoder.raw_decode(text, start)[0]
+        except (ValueError, RecursionError):
+            start = text.find("{", start + 1)
+    return None
+
+
 def parse_action(text: str, channels: tuple[str, ...]) -> NDArray[np.float64] | None:
     """The spend an answer asks for, or None when it cannot be read."""
-    found = re.search(r"\{.*\}", text, flags=re.DOTALL)
-    try:
-        data = json.loads(found.group(0) if found else text)
-    except ValueError:
-        return None
+    data = _first_object(text)
     spend = data.get("spend") if isinstance(data, dict) else None
     if not isinstance(spend, dict) or not set(spend) <= set(channels):
         return None
@@ -87,9 +94,13 @@ def parse_action(text: str, channels: tuple[str, ...]) -> NDArray[np.float64] | 
         amount = spend.get(channel, 0.0)
         if isinstance(amount, bool) or not isinstance(amount, int | float):
             return None
-        if not math.isfinite(amount) or amount < 0:
+        try:
+            value = float(amount)
+        except OverflowError:
             return None
-        values.append(float(amount))
+        if not math.isfinite(value) or value < 0:
+            return None
+        values.append(value)
     return np.asarray(values)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from engine.eval.assertions import AssertionResult
 from engine.eval.grading import DEFAULT_METRICS, METRICS
@@ -66,11 +66,17 @@ class AssertionIn(_Request):
 
 class TestCaseIn(_Request):
     input: str | None = Field(
-        default=None, max_length=20_000, description="the prompt's {{input}} (or the prompt)"
+        default=None,
+        max_length=20_000,
+        validation_alias=AliasChoices("input", "prompt", "question"),
+        description="the prompt's {{ input }} (also accepted as prompt or question)",
     )
     vars: dict[str, VarValue] = Field(default_factory=dict, max_length=50)
     expected: str | None = Field(
-        default=None, max_length=20_000, description="what a correct output contains"
+        default=None,
+        max_length=20_000,
+        validation_alias=AliasChoices("expected", "expected_output", "answer"),
+        description="what a correct output contains (also accepted as expected_output or answer)",
     )
     match: Literal["contains", "icontains", "equals", "regex", "similar"] = Field(
         default="icontains", description="how the output is held against expected"
