@@ -1,4 +1,4 @@
-"""The `liftos` command: run a local cluster, inspect it, scaffold modules."""
+"""The `liftos` command: run a local cluster, inspect it, scaffold modules, run eval suites."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cluster import local
+from cluster.eval_cli import eval_app
 from cluster.settings import Settings
 
 # A client must speak the head's auth mode, and Ray reads it once, at import: `liftos up`
@@ -21,6 +22,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 app = typer.Typer(help="LiftOS: causal marketing intelligence on Ray.", no_args_is_help=True)
 module_app = typer.Typer(help="Write and manage LiftOS modules.", no_args_is_help=True)
 app.add_typer(module_app, name="module")
+app.add_typer(eval_app, name="eval")
 console = Console()
 
 

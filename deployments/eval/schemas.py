@@ -291,6 +291,23 @@ class ConstraintsIn(_Request):
     )
 
 
+class AuctionIn(_Request):
+    """Paid-search channels bought through a second-price auction (engine.eval.auction)."""
+
+    channels: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+        min_length=1, max_length=50
+    )
+    auctions: int = Field(default=200, ge=1, le=2000, description="queries per period")
+    competitors: int = Field(default=3, ge=1, le=50)
+    spread: float = Field(default=0.5, ge=0, le=5, description="sd of a competitor's log bid")
+    pressure: list[Annotated[float, Field(gt=0, le=100)]] = Field(
+        default_factory=list,
+        max_length=520,
+        description="competitors' bid multiplier per period, cycled (e.g. a surge: [1, 1, 2])",
+    )
+    share_at_history: float = Field(default=0.5, gt=0, lt=1)
+
+
 class SandboxRunRequest(_Request):
     model_id: uuid.UUID = Field(description="a fitted causal model of this org")
     agents: list[AgentName | AgentIn] = Field(
@@ -309,6 +326,9 @@ class SandboxRunRequest(_Request):
     k: int = Field(default=4, ge=1, le=100)
     platform_claims: bool = Field(
         default=True, description="inflate reported conversions by the fit's claims ratio"
+    )
+    auction: AuctionIn | None = Field(
+        default=None, description="buy these channels through a second-price auction"
     )
 
 

@@ -401,6 +401,13 @@ async def start_sandbox(
                 f"constraints.{where}",
                 f"unknown channel '{name}'; the model's channels: {', '.join(channels)}",
             )
+    if command.auction is not None:
+        for name in command.auction.channels:
+            if name not in channels:
+                raise invalid(
+                    "auction.channels",
+                    f"unknown channel '{name}'; the model's channels: {', '.join(channels)}",
+                )
     if set(limits.blackout) >= set(channels):
         raise invalid("constraints.blackout", "every channel is blacked out: nothing to play")
     remote = [a for a in agents if a.type in ("llm", "http")]

@@ -36,6 +36,7 @@ from deployments.eval.calls import Caller
 from deployments.eval.execute import CaseRunner, Work, plan_cases, provider_groups
 from deployments.eval.schemas import AgentIn, PlannedRun, StoredSandboxRun
 from engine.eval import agents as builtin
+from engine.eval.auction import AuctionSpec
 from engine.eval.report import render_report
 from engine.eval.results import EvalSummary, Outcome, summarize
 from engine.eval.sandbox import Constraints, SandboxError, World
@@ -348,6 +349,12 @@ async def _sandbox(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> No
     ]
     if not traced:
         notes.append(f"the charts show the first {_TRACE_EPISODES} episodes, replayed")
+    if request.auction is not None:
+        notes.append(
+            f"{', '.join(request.auction.channels)} bought through a second-price auction "
+            f"against {request.auction.competitors} scripted competitors; the reference plans "
+            "without knowing the auction's prices, so regret there can be negative"
+        )
     summary = SandboxSummary(
         channels=world.channels,
         periods=request.periods,
@@ -387,6 +394,20 @@ async def _sandbox(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> No
     )
 
 
+def _auction(request: Any) -> AuctionSpec | None:
+    spec = request.auction
+    if spec is None:
+        return None
+    return AuctionSpec(
+        channels=frozenset(spec.channels),
+        auctions=spec.auctions,
+        competitors=spec.competitors,
+        spread=spec.spread,
+        pressure=tuple(spec.pressure),
+        share_at_history=spec.share_at_history,
+    )
+
+
 def _play_all(
     world: World,
     constraints: Constraints,
@@ -408,6 +429,7 @@ def _play_all(
             seed=request.seed,
             kpi_value=request.kpi_value,
             trace=trace,
+            auction=_auction(request),
         )
         invalid = getattr(player, "invalid", None)
         if invalid is not None:

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from engine.causal.inference import FitResult
 from engine.causal.optimize import optimize_budget
+from engine.eval.auction import AuctionSpec
 from engine.eval.sandbox import BudgetSandbox, Constraints, World
 
 
@@ -266,11 +267,17 @@ def play(
     seed: int,
     kpi_value: float = 1.0,
     trace: bool = False,
+    auction: AuctionSpec | None = None,
 ) -> EpisodeScores:
     """Run ``agent`` for ``episodes`` episodes of ``periods`` steps, vectorised; ``trace``
     keeps every period's spend and profit for the report."""
     sandbox = BudgetSandbox(
-        world, constraints, periods=periods, num_envs=episodes, kpi_value=kpi_value
+        world,
+        constraints,
+        periods=periods,
+        num_envs=episodes,
+        kpi_value=kpi_value,
+        auction=auction,
     )
     observation, _ = sandbox.reset(seed=seed)
     profit = np.zeros(episodes)

@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from engine.causal.inference import FitResult
 from engine.causal.model import posterior_adstock_weights, posterior_response
 from engine.causal.spec import ModelSpec
+from engine.eval.auction import Auction, AuctionSpec
 
 VIOLATIONS = ("negative", "blackout", "cap", "max_change", "budget")
 # The curve parameters posterior_response reads, per saturation.
@@ -172,6 +173,7 @@ class BudgetSandbox(gymnasium.vector.VectorEnv[dict[str, Any], NDArray[np.float6
         periods: int,
         num_envs: int,
         kpi_value: float = 1.0,
+        auction: AuctionSpec | None = None,
     ) -> None:
         if periods < 1:
             raise SandboxError("periods", "must be at least 1")
@@ -214,6 +216,15 @@ class BudgetSandbox(gymnasium.vector.VectorEnv[dict[str, Any], NDArray[np.float6
             self._blackout[index[name]] = True
         self._fair_share = constraints.total_budget / periods / count
         self._t = 0
+        self.auction: Auction | None = None
+        self._auctioned = np.zeros(0, dtype=np.int64)
+        if auction is not None:
+            auction.check(world.channels)
+            self.auction = Auction(
+                auction,
+                {c: float(world.channel_scale[index[c]]) for c in auction.channels},
+            )
+            self._auctioned = np.asarray([index[c] for c in self.auction.channels])
 
     @property
     def caps(self) -> NDArray[np.float64]:
@@ -238,6 +249,7 @@ class BudgetSandbox(gymnasium.vector.VectorEnv[dict[str, Any], NDArray[np.float6
             dtype=np.int64,
         )
         self._noise = np.random.default_rng([base, self.num_envs, 1])
+        self._auction_rng = np.random.default_rng([base, self.num_envs, 2])
         count = len(self.world.channels)
         lags = self.world.weights.shape[1]
         # Before the first step every channel spent what it did on average in the fit window.
@@ -311,7 +323,18 @@ class BudgetSandbox(gymnasium.vector.VectorEnv[dict[str, Any], NDArray[np.float6
                 f"got {asked.shape}",
             )
         spend = self._enforce(asked)
-        self._history = np.concatenate([spend[:, None, :], self._history[:, :-1, :]], axis=1)
+        media = spend
+        won = None
+        if self.auction is not None:
+            # Auction channels: pay the second prices, and the model sees the media bought.
+            cleared = self.auction.clear(
+                spend[:, self._auctioned], period=self._t, rng=self._auction_rng
+            )
+            spend, media = spend.copy(), spend.copy()
+            spend[:, self._auctioned] = cleared.paid
+            media[:, self._auctioned] = cleared.media
+            won = cleared.won
+        self._history = np.concatenate([media[:, None, :], self._history[:, :-1, :]], axis=1)
         carried = np.einsum("elc,elc->ec", self._history, self.world.weights[self.draws])
         incremental = self.world.incremental(self.draws, carried)
         season = self.world.baseline.shape[1]
@@ -337,4 +360,6 @@ class BudgetSandbox(gymnasium.vector.VectorEnv[dict[str, Any], NDArray[np.float6
             "violations": {kind: counts.copy() for kind, counts in self.violations.items()},
             "attempted_over_budget": self.attempted_over_budget.copy(),
         }
+        if won is not None:
+            info["auction_won"] = won
         return observation, reward, terminated, truncated, info

@@ -495,6 +495,30 @@ def test_sandbox_rejects_bad_requests_before_queueing(
         response = client.post(f"{BASE}/sandbox/runs", headers=tenant.auth, json=payload)
         assert response.status_code == 422, (field, response.text)
         assert response.json()["error"]["field"] == field, response.text
+    auction = client.post(
+        f"{BASE}/sandbox/runs",
+        headers=tenant.auth,
+        json={**body, "auction": {"channels": ["tv"]}},
+    )
+    assert auction.status_code == 422
+    assert auction.json()["error"]["field"] == "auction.channels"
+    surge = client.post(
+        f"{BASE}/sandbox/runs",
+        headers=tenant.auth,
+        json={
+            **body,
+            "agents": ["optimizer", "equal_split"],
+            "episodes": 20,
+            "periods": 6,
+            "auction": {"channels": ["channel_1"], "pressure": [1, 2]},
+        },
+    )
+    assert surge.status_code == 202, surge.text
+    run = wait_for_run(client, tenant, surge.json()["run_id"])
+    assert run["status"] == "succeeded", run
+    assert [a["agent"] for a in run["summary"]["agents"]] == ["optimizer", "equal_split"]
+    report = client.get(run["report_url"], headers=tenant.auth).text
+    assert "second-price auction" in report
     missing = client.post(
         f"{BASE}/sandbox/runs",
         headers=tenant.auth,
