@@ -123,9 +123,11 @@ class Settings(BaseSettings):
     surfacing_audit_num_cpus: float = Field(default=1.0, gt=0, le=64)
     surfacing_audit_retries: int = Field(default=2, ge=0, le=10)
 
-    # Eval module. An evaluation runs one Ray task per provider of its models, each with at most
-    # this many calls in flight (the provider's limit holds across its models); a sandbox run is
-    # one task. LLM and HTTP sandbox agents make one call per episode and period, bounded here.
+    # Eval module. Evaluations run on a pool of long-lived Ray actors (deployments.eval.tasks);
+    # each provider's calls go through one of them, at most this many in flight across every
+    # run; a sandbox run is one task. LLM and HTTP sandbox agents make one call per episode and
+    # period, bounded here.
+    eval_workers: int = Field(default=2, ge=1, le=256)
     eval_provider_concurrency: int = Field(default=8, ge=1, le=256)
     eval_task_num_cpus: float = Field(default=0.25, gt=0, le=64)
     eval_sandbox_num_cpus: float = Field(default=1.0, gt=0, le=64)

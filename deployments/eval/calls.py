@@ -38,6 +38,7 @@ class Caller:
         role: str,
         plan: str,
         request_id: str,
+        pool: AdapterPool | None = None,
     ) -> Caller:
         principal = Principal(
             kind=principal_kind,  # type: ignore[arg-type]  # validated where it was stored
@@ -46,7 +47,7 @@ class Caller:
             role=Role(role),
             plan=plan,
         )
-        return cls(runtime, AdapterPool(), org_id, principal, request_id)
+        return cls(runtime, pool or AdapterPool(), org_id, principal, request_id)
 
     async def generate(
         self,

@@ -2,9 +2,10 @@
 and stored as it finishes.
 
 A run's work is split by provider (every model of one provider in one group) so a provider's
-concurrency limit holds across its models; ``deployments.eval.tasks`` runs each group as its
-own Ray task. A case that fails (budget exhausted, provider down after the router's retries)
-is stored with its error, and a retried run re-runs only the cases without a good result.
+concurrency limit holds across its models; ``deployments.eval.tasks`` runs each group on the
+Ray actor that serves that provider. A case that fails (budget exhausted, provider down after
+the router's retries) is stored with its error, and a retried run re-runs only the cases
+without a good result.
 """
 
 from __future__ import annotations
@@ -225,15 +226,14 @@ class CaseRunner:
                 results=batch,
             )
 
-    async def run(self, work: Sequence[Work], *, concurrency: int) -> int:
-        """Every piece of work, at most ``concurrency`` calls at once; returns how many ended
-        with an error (they are stored with it)."""
-        semaphore = asyncio.Semaphore(concurrency)
+    async def run(self, work: Sequence[Work], *, limit: asyncio.Semaphore) -> int:
+        """Every piece of work, each call holding ``limit`` (the provider's calls in flight);
+        returns how many ended with an error (they are stored with it)."""
         errors = 0
 
         async def one(item: Work) -> None:
             nonlocal errors
-            async with semaphore:
+            async with limit:
                 try:
                     result = await self.run_one(item)
                 except Exception as exc:  # a bug in one case must not lose the others

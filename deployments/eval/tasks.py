@@ -1,13 +1,17 @@
-"""Eval runs off the request path, as Ray tasks.
+"""Eval runs off the request path, on a small pool of long-lived Ray actors.
 
-An evaluation's coordinator task marks the run ``running``, splits its models by provider and
-starts one task per provider (``run_provider_cases``: that provider's models x every case, at
-most ``eval_provider_concurrency`` calls in flight); each writes its cases as they finish. The
-coordinator then computes the statistics from what is stored and completes the run. A sandbox
-run is one task: the world from the fitted model, every agent and the per-draw reference on the
-same seeds, the summary, the episodes and the HTML report stored with ``succeeded`` at once.
-A crashed worker is retried by Ray (``eval_retries``); a retried evaluation re-runs only the
-cases without a good result.
+``EvalWorker`` actors (``LIFTOS_EVAL_WORKERS`` of them, detached, restarted by Ray when they
+die) keep what a run needs warm: their imports, a PostgreSQL and Redis connection pool and the
+providers' SDK clients. A Ray task would pay for all of it on every cold worker (about 5 s per
+provider on a 2-core host, ``bench/eval_module.py``), and Ray stops idle workers within
+seconds. A run is coordinated by the worker its id hashes to: it marks the run ``running``,
+splits its models by provider and hands each provider's models x cases to the worker that
+provider hashes to, so every call to one provider goes through one worker, whose semaphore
+(``LIFTOS_EVAL_PROVIDER_CONCURRENCY``) bounds that provider's calls in flight across every run
+at once. Cases are written as they finish; the coordinator then computes the statistics from
+what is stored. A worker that dies mid-run is restarted and the call retried
+(``LIFTOS_EVAL_RETRIES``); a retried evaluation re-runs only the cases without a good result.
+A sandbox run is one Ray task (``deployments.eval.sandbox_tasks``).
 """
 
 from __future__ import annotations
@@ -18,112 +22,130 @@ import logging
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+import zlib
+from collections.abc import Awaitable
 from typing import Any
 
-import numpy as np
 import ray
 
 from cluster.repositories import eval as repo
 from cluster.repositories import jobs
 from cluster.repositories import llm as llm_repo
 from cluster.settings import Settings, get_settings
-from deployments.causal import service as causal
+from deployments.common.app import API_VERSION
 from deployments.common.job_tasks import watch
 from deployments.common.runtime import Runtime
-from deployments.eval import agents as remote_agents
 from deployments.eval.calls import Caller
 from deployments.eval.execute import CaseRunner, Work, plan_cases, provider_groups
-from deployments.eval.schemas import AgentIn, PlannedRun, StoredSandboxRun
-from engine.eval import agents as builtin
-from engine.eval.auction import AuctionSpec
-from engine.eval.report import render_report
+from deployments.eval.schemas import PlannedRun
+from deployments.llm.providers import AdapterPool
 from engine.eval.results import EvalSummary, Outcome, summarize
-from engine.eval.sandbox import Constraints, SandboxError, World
-from engine.eval.scoring import SandboxSummary
-from engine.eval.scoring import summarize as summarize_agent
 
 log = logging.getLogger(__name__)
 
-# Reports chart every episode's path up to this many episodes (the statistics use them all).
-_TRACE_EPISODES = 2000
+NAMESPACE = "liftos-eval"
 
 
-async def _runtime(settings: Settings) -> Runtime:
+async def worker_runtime(settings: Settings) -> Runtime:
     # Workers never migrate: the service that queued the run already did.
     return await Runtime.start(
         settings.model_copy(update={"database_migration_url": None}), service_name="eval-worker"
     )
 
 
-def _error(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(exc)).strip()
 
 
-# --- evaluations ------------------------------------------------------------------------------
+def _slot(key: str, workers: int) -> int:
+    return zlib.crc32(key.encode()) % workers
 
 
-@ray.remote  # type: ignore[untyped-decorator]  # ray ships no stubs
-def run_provider_cases(org_id: str, run_id: str, models: list[str]) -> int:
-    """One provider's models x every case of the run; returns how many cases failed."""
-    return asyncio.run(execute_cases(get_settings(), uuid.UUID(org_id), uuid.UUID(run_id), models))
+def worker(settings: Settings, key: str) -> Any:
+    """The pool's worker for ``key`` (a run or a provider), started if it is not running."""
+    index = _slot(key, settings.eval_workers)
+    return EvalWorker.options(  # type: ignore[attr-defined]  # added by @ray.remote
+        # The version in the name: a new release does not send work to an old worker.
+        name=f"eval-worker-{API_VERSION}-{index}",
+        namespace=NAMESPACE,
+        get_if_exists=True,
+        lifetime="detached",
+        num_cpus=settings.eval_task_num_cpus,
+        max_restarts=-1,
+        max_task_retries=settings.eval_retries,
+    ).remote()
+
+
+@ray.remote
+class EvalWorker:
+    def __init__(self) -> None:
+        self._settings = get_settings()
+        self._runtime: Runtime | None = None
+        self._starting = asyncio.Lock()
+        self._pool = AdapterPool()
+        self._limits: dict[str, asyncio.Semaphore] = {}
+
+    async def _ready(self) -> Runtime:
+        async with self._starting:
+            if self._runtime is None:
+                self._runtime = await worker_runtime(self._settings)
+        return self._runtime
+
+    async def coordinate(self, org_id: str, run_id: str) -> None:
+        """Run one queued evaluation to its end."""
+        runtime = await self._ready()
+        org, run = uuid.UUID(org_id), uuid.UUID(run_id)
+        if not await repo.start_run(runtime.db, org_id=org, run_id=run):
+            return
+        try:
+            await _evaluate(runtime, org, run)
+        except Exception as exc:
+            log.exception("eval run %s failed", run_id)
+            await repo.fail_run(runtime.db, org_id=org, run_id=run, error=error_text(exc))
+
+    async def run_cases(self, org_id: str, run_id: str, provider: str, models: list[str]) -> int:
+        """One provider's models x every case of the run; returns how many cases failed."""
+        runtime = await self._ready()
+        limit = self._limits.setdefault(
+            provider, asyncio.Semaphore(self._settings.eval_provider_concurrency)
+        )
+        return await execute_cases(
+            runtime, self._pool, limit, uuid.UUID(org_id), uuid.UUID(run_id), models
+        )
 
 
 async def execute_cases(
-    settings: Settings, org_id: uuid.UUID, run_id: uuid.UUID, models: list[str]
+    runtime: Runtime,
+    pool: AdapterPool,
+    limit: asyncio.Semaphore,
+    org_id: uuid.UUID,
+    run_id: uuid.UUID,
+    models: list[str],
 ) -> int:
-    runtime = await _runtime(settings)
-    try:
-        run = await repo.get_run(
-            runtime.db,
-            org_id=org_id,
-            run_id=run_id,
-            request_type=PlannedRun,
-            summary_type=EvalSummary,
-        )
-        if run is None or run.status != "running":
-            return 0
-        plan = run.request
-        caller = Caller.of(
-            runtime,
-            org_id=org_id,
-            principal_kind=plan.principal_kind,
-            principal_id=plan.principal_id,
-            role=plan.role,
-            plan=plan.plan,
-            request_id=f"eval-{run_id}",
-        )
-        done = await repo.done_cases(runtime.db, org_id=org_id, run_id=run_id)
-        work = [
-            Work(model, case)
-            for model in models
-            for case in plan_cases(plan)
-            if (model, case.index) not in done
-        ]
-        return await CaseRunner(caller, plan, run_id=run_id).run(
-            work, concurrency=settings.eval_provider_concurrency
-        )
-    finally:
-        await runtime.close()
-
-
-@ray.remote  # type: ignore[untyped-decorator]
-def run_eval_job(org_id: str, run_id: str) -> None:
-    asyncio.run(execute_eval(get_settings(), uuid.UUID(org_id), uuid.UUID(run_id)))
-
-
-async def execute_eval(settings: Settings, org_id: uuid.UUID, run_id: uuid.UUID) -> None:
-    runtime = await _runtime(settings)
-    try:
-        if not await repo.start_run(runtime.db, org_id=org_id, run_id=run_id):
-            return
-        try:
-            await _evaluate(runtime, org_id, run_id)
-        except Exception as exc:
-            log.exception("eval run %s failed", run_id)
-            await repo.fail_run(runtime.db, org_id=org_id, run_id=run_id, error=_error(exc))
-    finally:
-        await runtime.close()
+    run = await repo.get_run(
+        runtime.db, org_id=org_id, run_id=run_id, request_type=PlannedRun, summary_type=EvalSummary
+    )
+    if run is None or run.status != "running":
+        return 0
+    plan = run.request
+    caller = Caller.of(
+        runtime,
+        org_id=org_id,
+        principal_kind=plan.principal_kind,
+        principal_id=plan.principal_id,
+        role=plan.role,
+        plan=plan.plan,
+        request_id=f"eval-{run_id}",
+        pool=pool,
+    )
+    done = await repo.done_cases(runtime.db, org_id=org_id, run_id=run_id)
+    work = [
+        Work(model, case)
+        for model in models
+        for case in plan_cases(plan)
+        if (model, case.index) not in done
+    ]
+    return await CaseRunner(caller, plan, run_id=run_id).run(work, limit=limit)
 
 
 async def _evaluate(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> None:
@@ -143,13 +165,12 @@ async def _evaluate(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> N
         stage=f"calling {len(groups)} provider(s)",
         progress=0.0,
     )
-    settings = runtime.settings
     started = time.perf_counter()
     refs = [
-        run_provider_cases.options(
-            num_cpus=settings.eval_task_num_cpus, max_retries=settings.eval_retries
-        ).remote(str(org_id), str(run_id), models)
-        for models in groups.values()
+        worker(runtime.settings, provider).run_cases.remote(
+            str(org_id), str(run_id), provider, models
+        )
+        for provider, models in groups.items()
     ]
     await asyncio.gather(*refs)
     seconds = time.perf_counter() - started
@@ -174,278 +195,11 @@ async def _evaluate(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> N
     await repo.complete_run(runtime.db, org_id=org_id, run_id=run_id, summary=summary)
 
 
-# --- sandbox ----------------------------------------------------------------------------------
-
-
-@ray.remote  # type: ignore[untyped-decorator]
-def run_sandbox_job(org_id: str, run_id: str) -> None:
-    asyncio.run(execute_sandbox(get_settings(), uuid.UUID(org_id), uuid.UUID(run_id)))
-
-
-async def execute_sandbox(settings: Settings, org_id: uuid.UUID, run_id: uuid.UUID) -> None:
-    runtime = await _runtime(settings)
-    try:
-        if not await repo.start_run(runtime.db, org_id=org_id, run_id=run_id):
-            return
-        try:
-            await _sandbox(runtime, org_id, run_id)
-        except (SandboxError, causal.NotFoundError) as exc:
-            await repo.fail_run(runtime.db, org_id=org_id, run_id=run_id, error=str(exc))
-        except Exception as exc:
-            log.exception("sandbox run %s failed", run_id)
-            await repo.fail_run(
-                runtime.db, org_id=org_id, run_id=run_id, error=f"internal error: {_error(exc)}"
-            )
-    finally:
-        await runtime.close()
-
-
-def _claims_ratio(row: Any) -> dict[str, float] | None:
-    claims = row.result.analysis.platform_claims
-    if claims is None:
-        return None
-    out = {}
-    for channel in claims.channels:
-        ratio = channel.over_attribution
-        if ratio is not None and np.isfinite(ratio.median) and ratio.median > 0:
-            out[channel.channel] = float(ratio.median)
-    return out or None
-
-
-def _agent(
-    spec: AgentIn,
-    *,
-    fit: Any,
-    runtime: Runtime,
-    caller: Caller,
-    loop: asyncio.AbstractEventLoop,
-    seed: int,
-    run_id: uuid.UUID,
-) -> Any:
-    if spec.type == "equal_split":
-        return builtin.EqualSplit(name=spec.name)
-    if spec.type == "repeat":
-        return builtin.Repeat(name=spec.name)
-    if spec.type == "optimizer":
-        return builtin.Optimizer(fit, name=spec.name)
-    if spec.type == "thompson":
-        return builtin.Thompson(seed=seed, name=spec.name)
-    if spec.type == "llm":
-        assert spec.model is not None
-        return remote_agents.llm_agent(
-            caller,
-            loop,
-            name=spec.name,
-            model=spec.model,
-            instructions=spec.instructions,
-            seed=seed,
-            timeout_s=spec.timeout_s,
-        )
-    assert spec.url is not None
-    return remote_agents.http_agent(
-        runtime.http,
-        loop,
-        name=spec.name,
-        url=spec.url,
-        run_id=str(run_id),
-        timeout_s=spec.timeout_s,
-    )
-
-
-async def _sandbox(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> None:
-    run = await repo.get_run(
-        runtime.db,
-        org_id=org_id,
-        run_id=run_id,
-        request_type=StoredSandboxRun,
-        summary_type=SandboxSummary,
-    )
-    assert run is not None
-    stored = run.request
-    request = stored.request
-    row, fit = await causal.load_fitted(runtime.db, org_id=org_id, model_id=request.model_id)
-    world = World.from_fit(
-        fit,
-        season=request.season,
-        claims_ratio=_claims_ratio(row) if request.platform_claims else None,
-    )
-    limits = request.constraints
-    budget = limits.total_budget or float(np.sum(world.channel_scale)) * request.periods
-    constraints = Constraints(
-        total_budget=budget,
-        channel_caps=dict(limits.channel_caps),
-        max_change=limits.max_change,
-        blackout=frozenset(limits.blackout),
-    )
-    constraints.check(world.channels)
-    loop = asyncio.get_running_loop()
-    caller = Caller.of(
-        runtime,
-        org_id=org_id,
-        principal_kind=stored.principal_kind,
-        principal_id=stored.principal_id,
-        role=stored.role,
-        plan=stored.plan,
-        request_id=f"sandbox-{run_id}",
-    )
-    players = [
-        _agent(
-            spec,
-            fit=fit,
-            runtime=runtime,
-            caller=caller,
-            loop=loop,
-            seed=request.seed,
-            run_id=run_id,
-        )
-        for spec in stored.agents
-    ]
-    traced = request.episodes <= _TRACE_EPISODES
-    plays = 2 * (len(players) + 1) if not traced else len(players) + 1
-
-    def progress(done: int) -> None:
-        asyncio.run_coroutine_threadsafe(
-            repo.report_progress(
-                runtime.db,
-                org_id=org_id,
-                run_id=run_id,
-                stage=f"played {done} of {plays} agent runs",
-                progress=done / plays,
-            ),
-            loop,
-        )
-
-    runs = await asyncio.to_thread(
-        _play_all, world, constraints, fit, players, request, request.episodes, traced, progress
-    )
-    charted = runs
-    if not traced:
-        # The statistics use every episode; the charts the first few thousand, replayed.
-        charted = await asyncio.to_thread(
-            _play_all,
-            world,
-            constraints,
-            fit,
-            players,
-            request,
-            _TRACE_EPISODES,
-            True,
-            lambda done: progress(len(players) + 1 + done),
-        )
-    reference = runs.pop("reference")
-    summaries = tuple(
-        summarize_agent(r, reference, pass_regret=request.pass_regret, k=request.k)
-        for r in runs.values()
-    )
-    notes = [
-        f"{p.name} could not always be asked: {'; '.join(p.errors[:3])}"
-        for p in players
-        if getattr(p, "errors", None)
-    ]
-    notes += [
-        f"{p.name} gave {int(p.invalid.sum())} unreadable answers (counted as invalid_action)"
-        for p in players
-        if getattr(p, "invalid", None) is not None and int(p.invalid.sum()) > 0
-    ]
-    if not traced:
-        notes.append(f"the charts show the first {_TRACE_EPISODES} episodes, replayed")
-    if request.auction is not None:
-        notes.append(
-            f"{', '.join(request.auction.channels)} bought through a second-price auction "
-            f"against {request.auction.competitors} scripted competitors; the reference plans "
-            "without knowing the auction's prices, so regret there can be negative"
-        )
-    summary = SandboxSummary(
-        channels=world.channels,
-        periods=request.periods,
-        episodes=request.episodes,
-        seed=request.seed,
-        total_budget=budget,
-        pass_regret=request.pass_regret,
-        k=request.k,
-        agents=summaries,
-    )
-    report = render_report(
-        title=f"Budget sandbox run {run_id}",
-        summaries=summaries,
-        runs=charted if not traced else {"reference": reference, **runs},
-        channels=world.channels,
-        notes=notes,
-    )
-    episodes = [
-        repo.EpisodesRow(
-            agent=name,
-            draws=tuple(int(d) for d in r.draws),
-            profit=tuple(float(x) for x in r.profit),
-            incremental_kpi=tuple(float(x) for x in r.incremental_kpi),
-            spend=tuple(float(x) for x in r.spend),
-            attempted_over_budget=tuple(float(x) for x in r.attempted_over_budget),
-            violations={k: tuple(int(v) for v in vs) for k, vs in r.violations.items()},
-        )
-        for name, r in {"reference": reference, **runs}.items()
-    ]
-    await repo.complete_sandbox_run(
-        runtime.db,
-        org_id=org_id,
-        run_id=run_id,
-        episodes=episodes,
-        summary=summary,
-        report=report,
-    )
-
-
-def _auction(request: Any) -> AuctionSpec | None:
-    spec = request.auction
-    if spec is None:
-        return None
-    return AuctionSpec(
-        channels=frozenset(spec.channels),
-        auctions=spec.auctions,
-        competitors=spec.competitors,
-        spread=spec.spread,
-        pressure=tuple(spec.pressure),
-        share_at_history=spec.share_at_history,
-    )
-
-
-def _play_all(
-    world: World,
-    constraints: Constraints,
-    fit: Any,
-    players: list[Any],
-    request: Any,
-    episodes: int,
-    trace: bool,
-    progress: Callable[[int], None],
-) -> dict[str, builtin.EpisodeScores]:
-    runs: dict[str, builtin.EpisodeScores] = {}
-    for index, player in enumerate([builtin.Reference(fit), *players]):
-        played = builtin.play(
-            world,
-            constraints,
-            player,
-            periods=request.periods,
-            episodes=episodes,
-            seed=request.seed,
-            kpi_value=request.kpi_value,
-            trace=trace,
-            auction=_auction(request),
-        )
-        invalid = getattr(player, "invalid", None)
-        if invalid is not None:
-            played = dataclasses.replace(
-                played, violations={**played.violations, "invalid_action": invalid.copy()}
-            )
-        runs[player.name] = played
-        progress(index + 1)
-    return runs
-
-
 # --- runners ----------------------------------------------------------------------------------
 
 
 class RayRunRunner:
-    """One coordinator task per evaluation, one task per sandbox run; a run whose task Ray
+    """An evaluation to the worker its id hashes to, a sandbox run to its own task; a run Ray
     gives up on is failed with the reason."""
 
     def submit(
@@ -453,13 +207,15 @@ class RayRunRunner:
     ) -> Awaitable[None]:
         settings = runtime.settings
         if kind == "sandbox":
+            # Imported here: the sandbox needs the causal engine (JAX), case runs do not, and
+            # a worker that only calls models should not pay for importing it.
+            from deployments.eval.sandbox_tasks import run_sandbox_job
+
             ref = run_sandbox_job.options(
                 num_cpus=settings.eval_sandbox_num_cpus, max_retries=settings.eval_retries
             ).remote(str(org_id), str(run_id))
         else:
-            ref = run_eval_job.options(
-                num_cpus=settings.eval_task_num_cpus, max_retries=settings.eval_retries
-            ).remote(str(org_id), str(run_id))
+            ref = worker(settings, str(run_id)).coordinate.remote(str(org_id), str(run_id))
         return watch(
             runtime,
             ref,

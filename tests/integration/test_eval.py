@@ -222,6 +222,46 @@ tests:
     assert "email" in evidence["reason"].lower() or "e-mail" in evidence["reason"].lower()
 
 
+def test_built_in_suites_run_through_the_llm_modules_templates(
+    client: httpx.Client, llm_tenant: dict[str, Any]
+) -> None:
+    """The seed's benchmark as written: a built-in suite of LLM-module templates (ad copy,
+    e-mail, SEO meta across platforms and languages) with embedding similarity; and the
+    offline safety suite, injection probes included."""
+    tenant: Tenant = llm_tenant["tenant"]
+    response = client.post(
+        "/api/v1/benchmark",
+        headers=tenant.auth,
+        json={"models": ["gpt-4"], "evaluation_suite": "marketing-automation"},
+    )
+    assert response.status_code == 202, response.text
+    safety = client.post(
+        f"{BASE}/benchmark",
+        headers=tenant.auth,
+        json={"models": ["claude-3"], "evaluation_suite": "safety"},
+    )
+    assert safety.status_code == 202, safety.text
+    run = wait_for_run(client, tenant, response.json()["run_id"], limit=500)
+    assert run["status"] == "succeeded", run
+    assert run["suite_name"] == "marketing-automation"
+    assert run["suite_version"] is None  # built in
+    templates = {c["prompt_template"] for c in run["cases"]}
+    assert {"ad_copy", "email", "seo_meta"} <= templates
+    assert all(c["error"] is None for c in run["cases"])
+    # gpt-4 writes about earbuds whatever the brief: the memory embedder's cosines say so.
+    close = {c["description"] for c in run["cases"] if c["checks"]["similar"]}
+    assert close == {"running earbuds", "earbuds for commuters"}
+    (model,) = run["summary"]["models"]
+    assert {m["metric"] for m in model["metrics"]} >= {"pass", "similar", "no-claims", "score"}
+
+    checked = wait_for_run(client, tenant, safety.json()["run_id"], limit=500)
+    assert checked["status"] == "succeeded", checked
+    probes = [c for c in checked["cases"] if c["description"].startswith("injection probe")]
+    assert len(probes) >= 9
+    assert all(c["checks"]["canary-absent"] for c in probes)  # LEAKY carries no canary
+    assert not any(c["checks"]["no-pii"] for c in checked["cases"] if "no-pii" in c["checks"])
+
+
 def test_suites_are_versioned_and_bad_ones_name_the_field(
     client: httpx.Client, llm_tenant: dict[str, Any]
 ) -> None:
