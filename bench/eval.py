@@ -7,7 +7,8 @@
    non-vectorised environment would need). Target: >= 100,000 env-steps/s for 10 channels.
 3. Agents: every built-in agent over the same seeds (so the same posterior draws and noise),
    scored against the reference (the causal optimiser on each episode's own draw), in two
-   scenarios: the budget alone, and the budget with per-channel caps and a blackout channel.
+   scenarios: the budget alone, the budget with per-channel caps and a blackout channel, and
+   the budget with two channels bought through a second-price auction under competitor surges.
    ``overspend`` is not a built-in: it asks for three times the pace on every channel, to show
    the budget stopping an episode and the attempt being recorded.
 
@@ -47,6 +48,7 @@ from engine.eval.agents import (
     play,
     regret,
 )
+from engine.eval.auction import AuctionSpec
 from engine.eval.report import render_report
 from engine.eval.sandbox import VIOLATIONS, BudgetSandbox, Constraints, World
 from engine.eval.scoring import summarize
@@ -196,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
             total_budget=budget, channel_caps=caps, blackout=frozenset({world.channels[0]})
         ),
     }
+    # The first two channels bought through a second-price auction, competitors' bids doubling
+    # every fourth period (a stress scenario: engine/eval/auction.py).
+    auctions: dict[str, AuctionSpec | None] = {label: None for label in scenarios}
+    surge = "budget only, first two channels by auction, competitors x2 every 4th period"
+    scenarios[surge] = Constraints(total_budget=budget)
+    auctions[surge] = AuctionSpec(frozenset(world.channels[:2]), pressure=(1.0, 1.0, 1.0, 2.0))
     for label, limits in scenarios.items():
         agents: list[Agent] = [
             Reference(result),
@@ -215,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 episodes=args.episodes,
                 seed=args.seed,
                 trace=args.report is not None,
+                auction=auctions[label],
             )
             for agent in agents
         }

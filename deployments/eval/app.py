@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from ray import serve
 
-from cluster.settings import Settings
+from cluster.settings import Settings, get_settings
 from deployments.common.app import create_service_app
 from deployments.common.runtime import Runtime
 from deployments.eval import routes
@@ -47,6 +47,12 @@ def create_app(
 @serve.ingress(create_app(behind_serve=True))
 class EvalModule:
     """Serve replica of the eval module; all behaviour lives in the FastAPI app."""
+
+    def __init__(self) -> None:
+        # The run workers start with the replica, so the first run does not wait for them.
+        from deployments.eval.tasks import start_workers
+
+        start_workers(get_settings())
 
 
 app = EvalModule.bind()  # type: ignore[attr-defined]  # added by @serve.deployment

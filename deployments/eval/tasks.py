@@ -63,7 +63,17 @@ def _slot(key: str, workers: int) -> int:
 
 def worker(settings: Settings, key: str) -> Any:
     """The pool's worker for ``key`` (a run or a provider), started if it is not running."""
-    index = _slot(key, settings.eval_workers)
+    return _worker(settings, _slot(key, settings.eval_workers))
+
+
+def start_workers(settings: Settings) -> None:
+    """Start every worker of the pool and have it connect, without waiting: the first run
+    then finds them ready instead of paying for their start."""
+    for index in range(settings.eval_workers):
+        _worker(settings, index).warm.remote()
+
+
+def _worker(settings: Settings, index: int) -> Any:
     return EvalWorker.options(  # type: ignore[attr-defined]  # added by @ray.remote
         # The version in the name: a new release does not send work to an old worker.
         name=f"eval-worker-{API_VERSION}-{index}",
@@ -90,6 +100,9 @@ class EvalWorker:
             if self._runtime is None:
                 self._runtime = await worker_runtime(self._settings)
         return self._runtime
+
+    async def warm(self) -> None:
+        await self._ready()
 
     async def coordinate(self, org_id: str, run_id: str) -> None:
         """Run one queued evaluation to its end."""
