@@ -23,7 +23,7 @@ from deployments.eval.calls import Caller
 from deployments.eval.schemas import AgentIn, StoredSandboxRun
 from deployments.eval.tasks import error_text, worker_runtime
 from engine.eval import agents as builtin
-from engine.eval.auction import AuctionSpec
+from engine.eval.auction import AuctionError, AuctionSpec
 from engine.eval.report import render_report
 from engine.eval.sandbox import Constraints, SandboxError, World
 from engine.eval.scoring import SandboxSummary
@@ -47,7 +47,7 @@ async def execute_sandbox(settings: Settings, org_id: uuid.UUID, run_id: uuid.UU
             return
         try:
             await _sandbox(runtime, org_id, run_id)
-        except (SandboxError, causal.NotFoundError) as exc:
+        except (SandboxError, AuctionError, causal.NotFoundError) as exc:
             await repo.fail_run(runtime.db, org_id=org_id, run_id=run_id, error=str(exc))
         except Exception as exc:
             log.exception("sandbox run %s failed", run_id)

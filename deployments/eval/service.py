@@ -200,16 +200,15 @@ def evaluate_suite(command: EvaluateRequest) -> suites.SuiteSpec:
         ],
         "tests": tests,
     }
-    spec = parse(document)
-    return spec
+    return parse(document)
 
 
 def _rename_case_fields(error: ApiError) -> ApiError:
+    """The suite's ``tests[i]...`` as the request's ``test_cases[i]...``."""
     field = error.field or ""
     if field.startswith("tests"):
         renamed = "test_cases" + field.removeprefix("tests")
-        message = error.message.replace(field, renamed, 1).replace(".assert[", ".assert[")
-        return invalid(renamed, message.split(": ", 1)[-1])
+        return invalid(renamed, error.message.split(": ", 1)[-1])
     return error
 
 

@@ -66,7 +66,7 @@ def dump_posterior(result: FitResult) -> bytes:
     }
     samples = result.samples
     if "mu" in samples and "media" in samples and np.ndim(samples["mu"]) == 2:
-        arrays["sample__baseline"] = (samples["mu"] - samples["media"].sum(axis=2)).astype(
+        arrays["sample__baseline_series"] = (samples["mu"] - samples["media"].sum(axis=2)).astype(
             np.float32
         )
     arrays |= {

@@ -84,8 +84,8 @@ class World:
         if fit.geos:
             raise SandboxError("model_id", "the sandbox runs national fits; this one is by geo")
         samples = fit.samples
-        if "baseline" in samples:  # a stored model keeps its baseline draws (causal.persist)
-            baseline = samples["baseline"]
+        if "baseline_series" in samples:  # a stored model keeps these (causal.persist)
+            baseline = samples["baseline_series"]
         elif "mu" in samples and "media" in samples:
             baseline = samples["mu"] - samples["media"].sum(axis=2)  # (draws, periods), scaled
         else:

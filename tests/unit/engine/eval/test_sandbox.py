@@ -195,3 +195,28 @@ def test_when_caps_cannot_absorb_the_budget_the_optimiser_spends_at_the_caps() -
         run = play(WORLD, limits, agent, periods=26, episodes=3, seed=0)
         assert run.clean.all(), agent.name
         assert run.spend == pytest.approx(np.full(3, 0.5 * BUDGET), rel=1e-6), agent.name
+
+
+def test_a_stored_model_replays_the_same_world_as_the_fit() -> None:
+    """A stored model keeps its baseline per draw and period beside the model's own
+    ``baseline`` site (a per-draw intercept, which must not be taken for the series)."""
+    from engine.causal.persist import dump_posterior, load_posterior
+
+    samples = {**FIT.samples, "baseline": np.full(FIT.samples["sigma"].shape, 0.7)}
+    fit = dataclasses.replace(FIT, samples=samples)
+    stored = load_posterior(
+        dump_posterior(fit), spec=fit.spec, roas=fit.roas, diagnostics=fit.diagnostics
+    )
+    assert "mu" not in stored.samples
+    assert np.array_equal(stored.samples["baseline"], samples["baseline"].astype(np.float32))
+    fresh, replayed = World.from_fit(fit), World.from_fit(stored)
+    assert replayed.baseline == pytest.approx(fresh.baseline, rel=1e-6)
+    limits = Constraints(total_budget=BUDGET)
+    first = play(fresh, limits, EqualSplit(), periods=26, episodes=8, seed=3)
+    second = play(replayed, limits, EqualSplit(), periods=26, episodes=8, seed=3)
+    assert second.profit == pytest.approx(first.profit, rel=1e-5)
+    without = dataclasses.replace(
+        stored, samples={k: v for k, v in stored.samples.items() if k != "baseline_series"}
+    )
+    with pytest.raises(SandboxError, match="fit it again"):
+        World.from_fit(without)
