@@ -16,6 +16,12 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cluster.encryption import InvalidKeyError, decode_master_key
+from engine.billing.plans import (
+    DEFAULT_BILLING_PLANS,
+    BillingPlan,
+    PlanError,
+    parse_billing_plans,
+)
 from engine.ratelimit import DEFAULT_PLANS, RatePlan, parse_plans
 
 # Secrets that ship in the repository. They are fine on a laptop and refused anywhere else.
@@ -209,6 +215,38 @@ class Settings(BaseSettings):
             return self.llm_allow_private_base_urls
         return self.env == "dev"
 
+    # Billing on Stripe. Off while no API key is set: the billing routes then say so (503) and
+    # no quota is enforced. LIFTOS_STRIPE_API_BASE points the SDK at stripe-mock or at the
+    # tests' local server; plans (LIFTOS_BILLING_PLANS, JSON) carry their Stripe price ids,
+    # their rate-limit plan and their monthly quotas (engine.billing.plans).
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = Field(default="https://api.stripe.com", min_length=8, max_length=500)
+    billing_plans: Annotated[dict[str, BillingPlan], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_BILLING_PLANS)
+    )
+    # After a failed payment the plan stays this long before the org falls back to free.
+    billing_grace_days: int = Field(default=7, ge=0, le=90)
+    billing_success_url: str = Field(default="http://127.0.0.1:8000/billing/done", max_length=500)
+    billing_cancel_url: str = Field(
+        default="http://127.0.0.1:8000/billing/cancelled", max_length=500
+    )
+
+    @field_validator("billing_plans", mode="before")
+    @classmethod
+    def _parse_billing_plans(cls, value: Any) -> Any:
+        plans = _json_object(value, "LIFTOS_BILLING_PLANS", "of plan -> price_id, quotas")
+        if all(isinstance(plan, BillingPlan) for plan in plans.values()):
+            return plans
+        try:
+            return parse_billing_plans(plans)
+        except PlanError as exc:
+            raise ValueError(f"LIFTOS_BILLING_PLANS: {exc}") from None
+
+    @property
+    def billing_enabled(self) -> bool:
+        return self.stripe_api_key is not None
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
         if self.jwt_active_kid not in self.jwt_keys:
@@ -217,6 +255,17 @@ class Settings(BaseSettings):
             )
         if self.default_plan not in self.rate_limit_plans:
             raise ValueError(f"LIFTOS_DEFAULT_PLAN '{self.default_plan}' is not a known plan")
+        for plan in self.billing_plans.values() if self.billing_enabled else ():
+            if plan.rate_plan not in self.rate_limit_plans:
+                raise ValueError(
+                    f"LIFTOS_BILLING_PLANS: plan '{plan.name}' uses the rate-limit plan "
+                    f"'{plan.rate_plan}', which LIFTOS_RATE_LIMIT_PLANS does not define"
+                )
+        if self.stripe_api_key is not None and self.stripe_webhook_secret is None:
+            raise ValueError(
+                "LIFTOS_STRIPE_WEBHOOK_SECRET must be set with LIFTOS_STRIPE_API_KEY: webhooks "
+                "are verified with it (whsec_… from the Stripe dashboard or `stripe listen`)"
+            )
         if self.database_pool_min > self.database_pool_max:
             raise ValueError("LIFTOS_DATABASE_POOL_MIN must not exceed LIFTOS_DATABASE_POOL_MAX")
         if self.env == "prod":

@@ -52,6 +52,9 @@ _APP_TABLES_DML = (
     "eval_runs",
     "eval_results",
     "eval_sandbox_episodes",
+    "billing_accounts",
+    "billing_events",
+    "billing_usage",
 )
 # History is evidence: the app may add versions but never rewrite them.
 _APP_TABLES_APPEND_ONLY = ("audit_log", "memory_versions")

@@ -83,6 +83,9 @@ class Runtime:
     http: httpx.AsyncClient
     api_keys: TtlCache[uuid.UUID, auth_repo.ApiKeyCredential | None]
     modules: TtlCache[tuple[uuid.UUID, str], modules_repo.ModuleRow | None]
+    # Each org's current plan, re-read at most this often: a plan a Stripe webhook changes
+    # takes effect within the TTL, not when the caller's token next refreshes.
+    org_plans: TtlCache[uuid.UUID, str | None] = field(default_factory=lambda: TtlCache(5.0))
     # Verified access tokens by their exact string (see security._principal_from_jwt).
     verified_tokens: dict[str, Principal] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -135,6 +138,7 @@ class Runtime:
             ),
             api_keys=TtlCache(settings.auth_cache_ttl_seconds),
             modules=TtlCache(settings.auth_cache_ttl_seconds),
+            org_plans=TtlCache(settings.auth_cache_ttl_seconds),
         )
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, what: str) -> asyncio.Task[None]:

@@ -133,8 +133,12 @@ async def authenticate(
             "missing_credentials",
             "authentication required: send 'Authorization: Bearer <token>' or 'X-API-Key'",
         )
+    plan_name = principal.plan
+    if runtime.settings.billing_enabled:
+        # The plan follows the subscription at once; the token's claim may predate a change.
+        plan_name = await _current_plan(runtime, principal.org_id) or principal.plan
     plan = (
-        runtime.settings.rate_limit_plans.get(principal.plan)
+        runtime.settings.rate_limit_plans.get(_rate_plan_of(runtime.settings, plan_name))
         or (runtime.settings.rate_limit_plans[runtime.settings.default_plan])
     )
     revocation_keys: tuple[str, ...]
@@ -184,6 +188,20 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     dependency.__name__ = f"require_{permission.name.lower()}"
     setattr(dependency, PERMISSION_ATTRIBUTE, permission.value)  # read by document_permissions
     return dependency
+
+
+async def _current_plan(runtime: Runtime, org_id: uuid.UUID) -> str | None:
+    async def load() -> str | None:
+        org = await auth_repo.get_org(runtime.db, org_id=org_id)
+        return org.plan if org else None
+
+    return await runtime.org_plans.get(org_id, load)
+
+
+def _rate_plan_of(settings: Settings, plan_name: str) -> str:
+    """The rate-limit plan a billing plan names (the same name unless it says otherwise)."""
+    billing = settings.billing_plans.get(plan_name) if settings.billing_enabled else None
+    return billing.rate_plan if billing is not None else plan_name
 
 
 def anonymous_plan(settings: Settings) -> RatePlan:

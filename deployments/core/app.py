@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from ray import serve
 
 from cluster.settings import Settings
+from deployments.billing import routes as billing_routes
 from deployments.builtin import BUILTIN_MODULES, import_attr
 from deployments.common.app import create_service_app
 from deployments.common.runtime import Runtime
@@ -83,6 +84,7 @@ def create_app(
             health.router,
             auth_routes.router,
             audit_routes.router,
+            billing_routes.router,
             # The seed's POST /api/v1/evaluate and /api/v1/benchmark (the eval module's own
             # handlers) before the registry's /api/v1/{module} catch-all.
             eval_routes.seed_router,

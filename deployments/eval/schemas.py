@@ -116,7 +116,13 @@ class EvaluateRequest(GenerationOptions):
     models: list[ModelName] = Field(
         default_factory=list, max_length=9, description="more models, compared with model_type"
     )
-    test_cases: list[TestCaseIn] = Field(min_length=1, max_length=2000)
+    test_cases: list[
+        TestCaseIn | Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    ] = Field(
+        min_length=1,
+        max_length=2000,
+        description="cases as objects, or plain strings (each one the case's input)",
+    )
     metrics: list[Metric] = Field(default_factory=_default_metrics, min_length=1)
     prompt: str = Field(
         default="{{ input }}",

@@ -36,6 +36,7 @@ from deployments.eval.schemas import (
     SandboxRunRequest,
     StoredSandboxRun,
     SuiteIn,
+    TestCaseIn,
 )
 from deployments.llm.providers import check_base_url
 from engine.eval import suites
@@ -170,7 +171,8 @@ async def _check_models(
 def evaluate_suite(command: EvaluateRequest) -> suites.SuiteSpec:
     """The seed's test cases as a suite: one prompt, one test per case."""
     tests = []
-    for case in command.test_cases:
+    for given in command.test_cases:
+        case = TestCaseIn(input=given) if isinstance(given, str) else given
         assertions = [a.model_dump(by_alias=True, exclude_none=True) for a in case.assert_]
         if case.expected is not None:
             kind = case.match

@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 import zlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import ray
@@ -204,8 +204,29 @@ async def _evaluate(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> N
         summary,
         seconds=seconds,
         cases_per_second=len(results) / seconds if seconds > 0 else None,
+        notes=unmeasured(plan.metrics, outcomes),
     )
     await repo.complete_run(runtime.db, org_id=org_id, run_id=run_id, summary=summary)
+
+
+_WHY_UNMEASURED = {
+    "accuracy": "no case has an expected answer or assertions of its own (give expected)",
+    "bleu": "no case has references",
+    "chrf": "no case has references",
+    "rouge": "no case has references",
+}
+
+
+def unmeasured(metrics: Sequence[str] | None, outcomes: list[Outcome]) -> tuple[str, ...]:
+    """The metrics asked for that no case measured, each with the reason."""
+    if not metrics:
+        return ()
+    seen = {name for o in outcomes for name in (*o.checks, *o.scores)}
+    return tuple(
+        f"{metric}: not measured: {why}"
+        for metric, why in _WHY_UNMEASURED.items()
+        if metric in metrics and metric not in seen
+    )
 
 
 # --- runners ----------------------------------------------------------------------------------

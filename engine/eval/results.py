@@ -102,6 +102,7 @@ class EvalSummary:
     adjustment: str
     seconds: float | None = None  # wall time of the calls, all models
     cases_per_second: float | None = None
+    notes: tuple[str, ...] = ()  # metrics asked for that no case could measure, and why
 
 
 def metric_names(outcomes: Sequence[Outcome]) -> tuple[list[str], list[str]]:

@@ -23,6 +23,7 @@ from cluster import local, serving
 from cluster.local import free_port
 from cluster.scaffold import scaffold_module
 from cluster.settings import Settings
+from tests.stripe_server import StripeServer
 
 JWT_KEYS = {"it-1": "integration-signing-key-0123456789abcdefghijklmnop"}
 RATE_PLANS = {
@@ -34,6 +35,22 @@ RATE_PLANS = {
         "principal": {"requests_per_minute": 6, "burst": 3},
         "org": {"requests_per_minute": 600, "burst": 100},
     },
+    # The billing plans' own limits: what a subscription moves an org to.
+    "pro": {
+        "principal": {"requests_per_minute": 120000, "burst": 20000},
+        "org": {"requests_per_minute": 120000, "burst": 40000},
+    },
+    "enterprise": {
+        "principal": {"requests_per_minute": 240000, "burst": 40000},
+        "org": {"requests_per_minute": 240000, "burst": 80000},
+    },
+}
+PRO_PRICE = "price_liftos_pro_test"
+ENTERPRISE_PRICE = "price_liftos_enterprise_test"
+BILLING_PLANS = {
+    "free": {"rate_plan": "free", "rank": 0, "quotas": {"mmm_fits": 1000}},
+    "pro": {"price_id": PRO_PRICE, "rate_plan": "pro", "rank": 1, "quotas": {"mmm_fits": 5000}},
+    "enterprise": {"price_id": ENTERPRISE_PRICE, "rate_plan": "enterprise", "rank": 2},
 }
 PASSWORD = "correct horse battery staple"
 SCAFFOLDED_MODULE = "acme-scores"
@@ -45,12 +62,14 @@ class Stack:
     settings: Settings
     urls: local.StateUrls
     modules_dir: Path
+    stripe: StripeServer
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     import ray
 
+    stripe = StripeServer().start()
     state_dir = tmp_path_factory.mktemp("state")
     modules_dir = tmp_path_factory.mktemp("modules")
     scaffold_module(SCAFFOLDED_MODULE, modules_dir)
@@ -67,6 +86,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "LIFTOS_ARGON2_PARALLELISM": "1",
         "LIFTOS_AUTH_CACHE_TTL_SECONDS": "1",
         "LIFTOS_OTEL_EXPORTER": "none",
+        # Billing against the local Stripe (tests/stripe_server.py), through the real SDK.
+        "LIFTOS_STRIPE_API_KEY": "sk_test_liftos_integration_0123456789",
+        "LIFTOS_STRIPE_WEBHOOK_SECRET": stripe.webhook_secret,
+        "LIFTOS_STRIPE_API_BASE": stripe.base_url,
+        "LIFTOS_BILLING_PLANS": json.dumps(BILLING_PLANS),
         # Keep clear of a developer's running cluster.
         **local.side_by_side_env(ingress_port_base=32100),
         # Registered Python modules must be importable on every Ray worker.
@@ -96,12 +120,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         config["http_options"]["host"] = "127.0.0.1"
         serving.deploy(config)
         serving.wait_until_running([a["name"] for a in config["applications"]], timeout_s=240)
-        yield Stack(f"http://127.0.0.1:{http_port}", settings, urls, modules_dir)
+        yield Stack(f"http://127.0.0.1:{http_port}", settings, urls, modules_dir, stripe)
     finally:
         # The cluster belongs to this process: ray.shutdown() stops every actor of it, HAProxy
         # included, without Serve's graceful drain (up to 30 s of waiting for nothing).
         ray.shutdown()
         local.stop_embedded(settings)
+        stripe.stop()
         os.environ.clear()
         os.environ.update(saved)
 

@@ -159,6 +159,30 @@ def test_seed_evaluate_scores_each_case_with_intervals(
     assert any("Describe a cast-iron pan for campers" in json.dumps(r.body) for r in seen)
 
 
+def test_the_plainest_evaluate_takes_strings_and_says_what_it_could_not_measure(
+    client: httpx.Client, llm_tenant: dict[str, Any]
+) -> None:
+    tenant: Tenant = llm_tenant["tenant"]
+    response = client.post(
+        "/api/v1/evaluate",
+        headers=tenant.auth,
+        json={"model_type": "gpt-4", "test_cases": ["Write an ad for trail shoes", "And a pan"]},
+    )
+    assert response.status_code == 202, response.text
+    run = wait_for_run(client, tenant, response.json()["run_id"])
+    assert run["status"] == "succeeded", run
+    (model,) = run["summary"]["models"]
+    assert {m["metric"] for m in model["metrics"]} == {"safety", "latency_ms"}
+    assert run["summary"]["notes"] == [
+        "accuracy: not measured: no case has an expected answer or assertions of its own "
+        "(give expected)"
+    ]
+    assert [c["variables"] for c in run["cases"]] == [
+        {"input": "Write an ad for trail shoes"},
+        {"input": "And a pan"},
+    ]
+
+
 def test_benchmark_compares_models_pairwise_and_flags_ties(
     client: httpx.Client, llm_tenant: dict[str, Any]
 ) -> None:

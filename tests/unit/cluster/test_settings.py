@@ -157,3 +157,35 @@ def test_prod_uses_a_real_memory_key(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.memory_master_key_bytes == raw
     assert base64.b64encode(raw).decode() not in repr(settings)
+
+
+def test_billing_is_off_without_a_stripe_key() -> None:
+    settings = Settings()
+    assert not settings.billing_enabled
+    assert settings.stripe_api_base == "https://api.stripe.com"
+    assert set(settings.billing_plans) == {"free", "pro", "enterprise"}
+
+
+def test_a_stripe_key_needs_its_webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_STRIPE_API_KEY", "sk_test_abc")
+    with pytest.raises(ValidationError, match="LIFTOS_STRIPE_WEBHOOK_SECRET"):
+        Settings()
+    monkeypatch.setenv("LIFTOS_STRIPE_WEBHOOK_SECRET", "whsec_abc")
+    assert Settings().billing_enabled
+
+
+def test_billing_plans_from_json_name_their_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "LIFTOS_BILLING_PLANS",
+        json.dumps({"pro": {"price_id": "price_1", "quotas": {"mmm_fit": 3}}}),
+    )
+    with pytest.raises(ValidationError, match=r"billing_plans\.pro\.quotas\.mmm_fit"):
+        Settings()
+    monkeypatch.setenv(
+        "LIFTOS_BILLING_PLANS", json.dumps({"pro": {"price_id": "price_1", "rate_plan": "gold"}})
+    )
+    assert Settings().billing_plans["pro"].rate_plan == "gold"  # unused while billing is off
+    monkeypatch.setenv("LIFTOS_STRIPE_API_KEY", "sk_test_abc")
+    monkeypatch.setenv("LIFTOS_STRIPE_WEBHOOK_SECRET", "whsec_abc")
+    with pytest.raises(ValidationError, match="'gold'"):
+        Settings()

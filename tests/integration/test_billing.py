@@ -1,0 +1,211 @@
+"""Billing over HTTP, with the real stripe-python SDK against the local Stripe server
+(tests/stripe_server.py): subscribe -> checkout -> signed webhook -> the plan changes;
+forged, stale and replayed webhooks change nothing; out-of-order events cannot roll the plan
+back; plan changes are prorated; failed payments get a grace period; cancel, portal, roles."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import ENTERPRISE_PRICE, PRO_PRICE, Stack, Tenant, add_user, signup
+from tests.stripe_server import StripeServer
+
+pytestmark = pytest.mark.integration
+
+WEBHOOK = "/billing/webhooks/stripe"
+
+
+@pytest.fixture(scope="module")
+def stripe(stack: Stack) -> StripeServer:
+    return stack.stripe
+
+
+def deliver(
+    client: httpx.Client, stripe: StripeServer, event_type: str, obj: dict[str, Any], **kw: Any
+) -> httpx.Response:
+    payload, headers = stripe.event(event_type, obj, **kw)
+    return client.post(WEBHOOK, content=payload, headers=headers)
+
+
+def subscribed(client: httpx.Client, stripe: StripeServer, plan: str = "pro") -> dict[str, Any]:
+    """A new org that has paid for ``plan``: its tenant, checkout session and subscription."""
+    tenant = signup(client, prefix="billing")
+    response = client.post("/billing/subscribe", headers=tenant.auth, json={"plan": plan})
+    assert response.status_code == 200, response.text
+    session_id = response.json()["checkout_session_id"]
+    session = stripe.complete_checkout(session_id)
+    delivered = deliver(client, stripe, "checkout.session.completed", session)
+    assert delivered.status_code == 200, delivered.text
+    return {"tenant": tenant, "session": session, "subscription_id": session["subscription"]}
+
+
+def plan_of(client: httpx.Client, tenant: Tenant) -> dict[str, Any]:
+    response = client.get("/billing/subscription", headers=tenant.auth)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_subscribe_checkout_webhook_moves_the_org_to_the_plan(
+    client: httpx.Client, stripe: StripeServer, tenant: Tenant
+) -> None:
+    before = plan_of(client, tenant)
+    assert before["plan"] == "free"
+    assert before["billing_enabled"] is True
+    assert [p["name"] for p in before["plans"]] == ["free", "pro", "enterprise"]
+
+    first = client.post("/billing/subscribe", headers=tenant.auth, json={"plan": "pro"})
+    assert first.status_code == 200, first.text
+    again = client.post("/billing/subscribe", headers=tenant.auth, json={"plan": "pro"})
+    body = first.json()
+    # Retrying the same attempt: the same customer and the same checkout session.
+    assert again.json()["checkout_session_id"] == body["checkout_session_id"]
+    assert body["checkout_url"].startswith(stripe.base_url)
+    mine = [c for c in stripe.customers.values() if c["metadata"]["org_id"] == tenant.org_id]
+    assert len(mine) == 1
+    session = stripe.sessions[body["checkout_session_id"]]
+    assert session["line_items_requested"] == [{"price": PRO_PRICE, "quantity": "1"}]
+    assert session["client_reference_id"] == tenant.org_id
+    assert f"liftos-customer-{tenant.org_id}" in stripe.idempotency_keys
+    assert f"liftos-checkout-{tenant.org_id}-pro-1" in stripe.idempotency_keys
+
+    completed = stripe.complete_checkout(body["checkout_session_id"])
+    response = deliver(client, stripe, "checkout.session.completed", completed)
+    assert response.status_code == 200, response.text
+    assert response.json()["applied"] is True
+    after = plan_of(client, tenant)
+    assert after["plan"] == "pro"
+    assert after["status"] == "active"
+    assert after["subscription_id"] == completed["subscription"]
+    assert after["current_period_end"] is not None
+    audit = client.get("/audit", headers=tenant.auth).json()["items"]
+    changed = [e for e in audit if e["action"] == "billing.plan_changed"]
+    assert len(changed) == 1
+    assert "free -> pro" in changed[0]["target"]
+
+
+def test_forged_stale_and_replayed_webhooks_change_nothing(
+    client: httpx.Client, stripe: StripeServer
+) -> None:
+    paid = subscribed(client, stripe)
+    tenant = paid["tenant"]
+    sub = stripe.set_status(paid["subscription_id"], "canceled")
+
+    forged = deliver(client, stripe, "customer.subscription.deleted", sub, secret="whsec_wrong")
+    assert forged.status_code == 400
+    assert forged.json()["error"]["code"] == "bad_signature"
+    stale = deliver(
+        client, stripe, "customer.subscription.deleted", sub, timestamp=int(time.time()) - 3600
+    )
+    assert stale.status_code == 400
+    unsigned = client.post(WEBHOOK, content=b"{}", headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 400
+    assert plan_of(client, tenant)["plan"] == "pro"  # none of them changed anything
+
+    real = deliver(client, stripe, "customer.subscription.deleted", sub, event_id="evt_real_1")
+    assert real.json()["applied"] is True
+    assert plan_of(client, tenant)["plan"] == "free"
+    # Stripe delivers it again: acknowledged, ignored.
+    stripe.set_status(paid["subscription_id"], "active")
+    replay = deliver(client, stripe, "customer.subscription.deleted", sub, event_id="evt_real_1")
+    assert replay.status_code == 200
+    assert replay.json()["applied"] is False
+    assert replay.json()["detail"] == "already processed"
+    assert plan_of(client, tenant)["plan"] == "free"
+
+
+def test_events_out_of_order_cannot_roll_the_plan_back(
+    client: httpx.Client, stripe: StripeServer
+) -> None:
+    paid = subscribed(client, stripe)
+    tenant = paid["tenant"]
+    active = dict(stripe.subscriptions[paid["subscription_id"]])
+    canceled = stripe.set_status(paid["subscription_id"], "canceled")
+    assert deliver(client, stripe, "customer.subscription.deleted", canceled).status_code == 200
+    # An older "updated" event (the subscription still active in its payload) arrives late:
+    # LiftOS reads the subscription's current state from Stripe, which is canceled.
+    late = deliver(client, stripe, "customer.subscription.updated", active)
+    assert late.status_code == 200
+    assert late.json()["applied"] is True
+    assert plan_of(client, tenant)["plan"] == "free"
+
+
+def test_plan_change_is_prorated_and_failed_payment_gets_grace(
+    client: httpx.Client, stripe: StripeServer
+) -> None:
+    paid = subscribed(client, stripe)
+    tenant = paid["tenant"]
+    upgraded = client.post("/billing/subscribe", headers=tenant.auth, json={"plan": "enterprise"})
+    assert upgraded.status_code == 200, upgraded.text
+    assert upgraded.json()["checkout_url"] is None
+    assert upgraded.json()["subscription"]["plan"] == "enterprise"
+    sub = stripe.subscriptions[paid["subscription_id"]]
+    assert sub["items"]["data"][0]["price"]["id"] == ENTERPRISE_PRICE
+    assert sub["proration_behavior_seen"] == "create_prorations"
+    same = client.post("/billing/subscribe", headers=tenant.auth, json={"plan": "enterprise"})
+    assert same.status_code == 409
+
+    past_due = stripe.set_status(paid["subscription_id"], "past_due")
+    invoice = {
+        "id": "in_test_1",
+        "object": "invoice",
+        "customer": past_due["customer"],
+        "subscription": past_due["id"],
+    }
+    assert deliver(client, stripe, "invoice.payment_failed", invoice).status_code == 200
+    graced = plan_of(client, tenant)
+    assert graced["plan"] == "enterprise"  # kept during the grace period
+    assert graced["status"] == "past_due"
+    assert graced["grace_until"] is not None
+
+    stripe.set_status(paid["subscription_id"], "active")
+    assert deliver(client, stripe, "invoice.paid", invoice).status_code == 200
+    assert plan_of(client, tenant)["grace_until"] is None
+
+    cancelled = client.post("/billing/cancel", headers=tenant.auth)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["cancel_at_period_end"] is True
+    assert cancelled.json()["plan"] == "enterprise"  # until the paid period ends
+    portal = client.post("/billing/portal", headers=tenant.auth)
+    assert portal.status_code == 200
+    assert portal.json()["url"].startswith(stripe.base_url)
+
+
+def test_bad_requests_roles_and_stripe_outages(
+    client: httpx.Client, stripe: StripeServer, tenant: Tenant
+) -> None:
+    unknown = client.post("/billing/subscribe", headers=tenant.auth, json={"plan": "gold"})
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["field"] == "plan"
+    free = client.post("/billing/subscribe", headers=tenant.auth, json={"plan": "free"})
+    assert free.status_code == 409
+    nothing = client.post("/billing/cancel", headers=tenant.auth)
+    assert nothing.status_code == 409
+
+    admin = add_user(client, tenant, "admin")
+    assert client.get("/billing/subscription", headers=admin.auth).status_code == 200
+    refused = client.post("/billing/subscribe", headers=admin.auth, json={"plan": "pro"})
+    assert refused.status_code == 403
+    analyst = add_user(client, tenant, "analyst")
+    assert client.get("/billing/subscription", headers=analyst.auth).status_code == 403
+
+    fresh = signup(client, prefix="billing-down")
+    stripe.fail_next = 10
+    try:
+        down = client.post("/billing/subscribe", headers=fresh.auth, json={"plan": "pro"})
+    finally:
+        stripe.fail_next = 0
+    assert down.status_code == 502
+    assert down.json()["error"]["code"] == "stripe_unavailable"
+    # The webhook of a customer no org has is acknowledged (Stripe stops retrying) and ignored.
+    stranger = deliver(
+        client,
+        stripe,
+        "customer.subscription.updated",
+        {"id": "sub_x", "object": "subscription", "customer": "cus_nobody"},
+    )
+    assert stranger.status_code == 200
+    assert stranger.json()["applied"] is False
