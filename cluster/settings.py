@@ -225,6 +225,8 @@ class Settings(BaseSettings):
     billing_plans: Annotated[dict[str, BillingPlan], NoDecode] = Field(
         default_factory=lambda: dict(DEFAULT_BILLING_PLANS)
     )
+    # How often usage is reported to Stripe Billing Meters (a Ray task; 0: never).
+    billing_report_interval_seconds: float = Field(default=3600.0, ge=0, le=86_400)
     # After a failed payment the plan stays this long before the org falls back to free.
     billing_grace_days: int = Field(default=7, ge=0, le=90)
     billing_success_url: str = Field(default="http://127.0.0.1:8000/billing/done", max_length=500)

@@ -28,6 +28,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import ray  # after the auth mode: Ray reads it at import
 
+from cluster.repositories import billing
 from cluster.repositories import causal as repo
 from cluster.settings import Settings, get_settings
 from cluster.state import Database
@@ -87,6 +88,8 @@ async def plan(
                     request=request,
                     fingerprint=key,
                     created_by=uuid.UUID(int=0),
+                    # An operator's backfill is counted, never refused by the org's quota.
+                    metered=[billing.Metered("mmm_fits", 1)],
                 )
                 item.job_id = job.id
                 todo.append(item)

@@ -75,3 +75,28 @@ REVOKE ALL ON FUNCTION liftos.lookup_billing_customer(text) FROM PUBLIC;
 ALTER TABLE audit_log DROP CONSTRAINT audit_log_actor_type_check;
 ALTER TABLE audit_log ADD CONSTRAINT audit_log_actor_type_check
     CHECK (actor_type IN ('user', 'api_key', 'anonymous', 'system'));
+
+-- The usage reporter snapshots what it is about to send (``pending``) before it calls Stripe
+-- and moves it to ``reported`` after: a reporter that dies in between resends the same
+-- snapshot under the same identifier, which Stripe's meter keeps once.
+ALTER TABLE billing_usage ADD COLUMN pending double precision CHECK (pending >= 0);
+
+-- Which orgs have usage Stripe has not been told of (the reporter runs without a tenant).
+DO $$
+BEGIN
+    EXECUTE format(
+        'CREATE POLICY owner_usage_lookup ON billing_usage FOR SELECT TO %I USING (true)',
+        current_user);
+END $$;
+
+CREATE FUNCTION liftos.billing_orgs_to_report()
+    RETURNS TABLE (org_id uuid, stripe_customer_id text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$
+        SELECT DISTINCT a.org_id, a.stripe_customer_id
+        FROM billing_usage u JOIN billing_accounts a ON a.org_id = u.org_id
+        WHERE a.stripe_customer_id IS NOT NULL
+          AND (u.pending IS NOT NULL OR u.quantity > u.reported)
+    $$;
+
+REVOKE ALL ON FUNCTION liftos.billing_orgs_to_report() FROM PUBLIC;

@@ -3,8 +3,9 @@
 Tenant-scoped like every repository; the one question asked without a tenant (which org is
 this Stripe customer, for a webhook) goes through ``liftos.lookup_billing_customer``.
 A webhook's effect and its event id are written in one transaction, so an event is applied
-exactly once however often Stripe delivers it. Usage is incremented with the action it
-counts, on the action's own connection (:func:`add_usage` takes the connection).
+exactly once however often Stripe delivers it. Usage is counted with the action it counts, on
+the action's own connection (:func:`meter` takes the connection), so a retried or failed
+action is never counted twice or counted without happening.
 """
 
 from __future__ import annotations
@@ -151,27 +152,60 @@ def current_period(now: datetime | None = None) -> date:
     return date(moment.year, moment.month, 1)
 
 
-async def add_usage(
-    conn: asyncpg.Connection,
-    *,
-    org_id: uuid.UUID,
-    meter: str,
-    quantity: float,
-    period: date | None = None,
-) -> float:
-    """Count ``quantity`` of ``meter`` on the caller's transaction (the action's own), so the
-    count commits or rolls back with the action; returns the month's total."""
-    total: float = await conn.fetchval(
+@dataclass(frozen=True)
+class Metered:
+    """``quantity`` of ``meter`` an action uses, and the org's monthly quota (None: none)."""
+
+    meter: str
+    quantity: float
+    limit: float | None = None
+    plan: str = "free"
+    upgrade: str | None = None  # the cheapest plan whose quota would admit it
+
+
+class QuotaExceededError(Exception):
+    def __init__(self, metered: Metered, used: float) -> None:
+        self.metered = metered
+        self.used = used
+        super().__init__(
+            f"{metered.meter}: the '{metered.plan}' plan allows {metered.limit:g} a month; "
+            f"{used:g} used, {metered.quantity:g} more asked"
+        )
+
+
+async def meter(conn: asyncpg.Connection, *, org_id: uuid.UUID, metered: Metered) -> float:
+    """Count ``metered`` on the caller's transaction (the action's own, so the count commits
+    or rolls back with the action), refusing with :class:`QuotaExceededError` what would pass
+    the quota; returns the month's total. The check and the count are one statement, so two
+    actions racing for the last unit cannot both get it."""
+    period = current_period()
+    limit = metered.limit
+    if limit is not None and metered.quantity > limit + 1e-9:
+        raise QuotaExceededError(metered, used=await _used(conn, metered.meter, period))
+    total: float | None = await conn.fetchval(
         "INSERT INTO billing_usage (org_id, meter, period_start, quantity) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, meter, period_start) "
-        "DO UPDATE SET quantity = billing_usage.quantity + EXCLUDED.quantity, "
-        "updated_at = now() RETURNING quantity",
+        "DO UPDATE SET quantity = billing_usage.quantity + EXCLUDED.quantity, updated_at = now() "
+        "WHERE $5::float8 IS NULL OR billing_usage.quantity + EXCLUDED.quantity <= $5 + 1e-9 "
+        "RETURNING quantity",
         org_id,
-        meter,
-        period or current_period(),
-        quantity,
+        metered.meter,
+        period,
+        metered.quantity,
+        limit,
     )
+    if total is None:
+        raise QuotaExceededError(metered, used=await _used(conn, metered.meter, period))
     return total
+
+
+async def _used(conn: asyncpg.Connection, meter_name: str, period: date) -> float:
+    value = await conn.fetchval(
+        "SELECT quantity FROM billing_usage WHERE meter = $1 AND period_start = $2",
+        meter_name,
+        period,
+    )
+    return float(value or 0.0)
 
 
 @dataclass(frozen=True)
@@ -206,16 +240,45 @@ async def used(
     return {m: found.get(m, 0.0) for m in meters}
 
 
-async def mark_reported(
-    db: Database, *, org_id: uuid.UUID, meter: str, period: date, reported: float
-) -> None:
-    """What Stripe's meter now has for this org, meter and month (only ever moves up)."""
+# --- reporting to Stripe ----------------------------------------------------------------------
+
+
+async def orgs_to_report(db: Database) -> list[tuple[uuid.UUID, str]]:
+    async with db.unscoped() as conn:
+        rows = await conn.fetch("SELECT * FROM liftos.billing_orgs_to_report()")
+    return [(r["org_id"], r["stripe_customer_id"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class PendingReport:
+    meter: str
+    period_start: date
+    reported: float  # what Stripe had
+    pending: float  # what it will have once this report is sent
+
+
+async def snapshot_pending(
+    db: Database, *, org_id: uuid.UUID, meters: Sequence[str]
+) -> list[PendingReport]:
+    """Fix what each summed meter is about to report (a snapshot already taken is kept, so a
+    retried report sends the same numbers)."""
+    async with db.tenant(org_id) as conn:
+        rows = await conn.fetch(
+            "UPDATE billing_usage SET pending = coalesce(pending, quantity) "
+            "WHERE (pending IS NOT NULL OR quantity > reported) AND meter = ANY($1::text[]) "
+            "RETURNING meter, period_start, reported, pending",
+            list(meters),
+        )
+    return [PendingReport(**dict(r)) for r in rows]
+
+
+async def settle_report(db: Database, *, org_id: uuid.UUID, report: PendingReport) -> None:
     async with db.tenant(org_id) as conn:
         await conn.execute(
-            "UPDATE billing_usage SET reported = greatest(reported, $4) "
-            "WHERE org_id = $1 AND meter = $2 AND period_start = $3",
+            "UPDATE billing_usage SET reported = $4, pending = NULL "
+            "WHERE org_id = $1 AND meter = $2 AND period_start = $3 AND pending = $4",
             org_id,
-            meter,
-            period,
-            reported,
+            report.meter,
+            report.period_start,
+            report.pending,
         )

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from cluster.repositories import jobs
+from cluster.repositories import billing, jobs
 from cluster.state import Database
 from engine.causal.canonical import DatasetSummary
 from engine.causal.persist import spec_from_dict, spec_to_dict
@@ -258,8 +258,12 @@ async def create_job(
     request: RequestT,
     fingerprint: str,
     created_by: uuid.UUID,
+    metered: Sequence[billing.Metered] = (),
 ) -> JobRow[RequestT]:
+    """Queue a fit; ``metered`` is counted (and its quota enforced) in the same transaction."""
     async with db.tenant(org_id) as conn:
+        for usage in metered:
+            await billing.meter(conn, org_id=org_id, metered=usage)
         row = await conn.fetchrow(
             "INSERT INTO causal_jobs (id, org_id, kind, dataset_id, request, fingerprint, "
             f"created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_JOB_COLUMNS}",

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from cluster.repositories import billing
 from cluster.state import Database
 
 NIL = uuid.UUID(int=0)
@@ -451,7 +452,14 @@ async def insert_generations(
     placeholders = ", ".join(f"${i}" for i in range(2, len(_GENERATION_FIELDS) + 2))
     usage = len(_GENERATION_FIELDS) + 2  # the first parameter of the roll-up
     stored: list[GenerationRow] = []
+    spent = float(sum((row.cost_usd for row in rows), Decimal(0)))
     async with db.tenant(org_id) as conn:
+        if spent > 0:
+            # Counted with the generations (the money is spent: never refused here; the quota
+            # is checked before the call).
+            await billing.meter(
+                conn, org_id=org_id, metered=billing.Metered("llm_spend_usd", spent)
+            )
         for row in rows:
             # One statement per generation: the row and its roll-up, in one round trip.
             record = await conn.fetchrow(

@@ -19,7 +19,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import TypeAdapter
 
-from cluster.repositories import jobs
+from cluster.repositories import billing, jobs
 from cluster.state import Database
 from engine.surfacing.product import Product
 
@@ -293,8 +293,12 @@ async def create_audit(
     created_by: uuid.UUID,
     summary_type: type[SummaryT],
     competitive_set: str = "catalog",
+    metered: Sequence[billing.Metered] = (),
 ) -> AuditRow[SummaryT]:
+    """Queue an audit; ``metered`` is counted (and its quota enforced) in the same transaction."""
     async with db.tenant(org_id) as conn:
+        for usage in metered:
+            await billing.meter(conn, org_id=org_id, metered=usage)
         row = await conn.fetchrow(
             "INSERT INTO surfacing_audits "
             "(id, org_id, catalog_id, products_total, created_by, competitive_set) "

@@ -12,19 +12,22 @@ from fastapi import APIRouter, Depends, Request
 
 from cluster.repositories import auth as auth_repo
 from cluster.repositories import billing as repo
-from deployments.billing import service
+from deployments.billing import quotas, service
 from deployments.billing.schemas import (
+    MeterUsageOut,
     PlanOut,
     PortalOut,
     SubscribeOut,
     SubscribeRequest,
     SubscriptionOut,
+    UsageOut,
     WebhookOut,
 )
 from deployments.billing.stripe_gateway import StripeGateway
 from deployments.common.principal import Principal
 from deployments.common.security import require, runtime_of
 from engine.auth.rbac import Permission
+from engine.billing.plans import METERS
 
 router = APIRouter(prefix="/billing", tags=["billing"])
 
@@ -95,6 +98,38 @@ async def subscription(
     request: Request, principal: Principal = Depends(require(Permission.BILLING_READ))
 ) -> SubscriptionOut:
     return await _subscription(request, principal.org_id)
+
+
+@router.get("/usage", response_model=UsageOut)
+async def usage(
+    request: Request, principal: Principal = Depends(require(Permission.BILLING_READ))
+) -> UsageOut:
+    """This month's usage per meter against the plan's quota."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    plan_name = await quotas.current_plan(runtime, org_id=principal.org_id)
+    plan = settings.billing_plans.get(plan_name)
+    rows = {r.meter: r for r in await repo.usage(runtime.db, org_id=principal.org_id)}
+    meters = []
+    for meter in METERS:
+        row = rows.get(meter)
+        used = row.quantity if row else 0.0
+        quota = plan.quota(meter) if plan else None
+        meters.append(
+            MeterUsageOut(
+                meter=meter,
+                used=used,
+                quota=quota,
+                remaining=None if quota is None else max(quota - used, 0.0),
+                reported_to_stripe=row.reported if row else 0.0,
+            )
+        )
+    return UsageOut(
+        plan=plan_name,
+        period_start=repo.current_period(),
+        enforced=settings.billing_enabled,
+        meters=meters,
+    )
 
 
 @router.post("/portal", response_model=PortalOut)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,3 +61,18 @@ class WebhookOut(_Response):
     type: str
     applied: bool
     detail: str
+
+
+class MeterUsageOut(_Response):
+    meter: str
+    used: float
+    quota: float | None = Field(description="this month's limit on the org's plan; null: none")
+    remaining: float | None
+    reported_to_stripe: float
+
+
+class UsageOut(_Response):
+    plan: str
+    period_start: date
+    enforced: bool = Field(description="quotas are enforced while billing is on")
+    meters: list[MeterUsageOut]

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from cluster.repositories import causal as repo
 from cluster.state import Database
+from deployments.billing import quotas
 from deployments.causal.pipeline import POSTERIOR_ARTIFACT, prepare
 from deployments.causal.schemas import AnalyzeRequest, OptimizeRequest
 from deployments.causal.tasks import fingerprint
@@ -90,6 +91,7 @@ async def analyze(
         request=command,
         fingerprint=fingerprint(dataset_row.content_sha256, command.model_dump(mode="json")),
         created_by=user_id,
+        metered=[await quotas.metered(runtime, org_id=org_id, meter="mmm_fits", quantity=1)],
     )
     ended = runner.submit(runtime, org_id=org_id, job_id=job.id)
     if command.wait_seconds > 0:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -25,6 +26,7 @@ def create_service_app(
     settings: Settings | None = None,
     runtime: Runtime | None = None,
     behind_serve: bool = False,
+    background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """A FastAPI app with LiftOS's ingress, errors and a runtime started in its lifespan.
 
@@ -41,9 +43,13 @@ def create_service_app(
             return
         started = await Runtime.start(settings or get_settings(), service_name=service)
         app.state.runtime = started
+        # Work the service does on its own while it runs (not in tests that inject a runtime).
+        loops = [started.spawn(work(started), what=work.__name__) for work in background]
         try:
             yield
         finally:
+            for loop in loops:
+                loop.cancel()
             await started.close()
 
     app = FastAPI(

@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cluster.repositories.billing import QuotaExceededError
+
 log = logging.getLogger(__name__)
 
 # (field or None, message): one problem, as routes and handlers collect them.
@@ -156,6 +158,22 @@ _STATUS_CODES = {
 }
 
 
+def quota_exceeded(error: QuotaExceededError) -> ApiError:
+    """402 for an action the org's plan has no quota left for, with the way up."""
+    usage = error.metered
+    upgrade = (
+        f"; upgrade to '{usage.upgrade}' (POST /billing/subscribe)"
+        if usage.upgrade
+        else "; this is the largest plan's quota: contact us to raise it"
+    )
+    return ApiError(
+        402,
+        "quota_exceeded",
+        f"{error}. The quota resets on the 1st of next month (UTC){upgrade}",
+        field=usage.meter,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -167,6 +185,13 @@ def install_error_handlers(app: FastAPI) -> None:
             field=exc.field,
             errors=exc.errors,
             headers=exc.headers,
+        )
+
+    @app.exception_handler(QuotaExceededError)
+    async def _quota(request: Request, exc: QuotaExceededError) -> JSONResponse:
+        error = quota_exceeded(exc)
+        return error_response(
+            request, error.status_code, error.code, error.message, field=error.field
         )
 
     @app.exception_handler(RequestValidationError)

@@ -12,6 +12,7 @@ from ray import serve
 
 from cluster.settings import Settings
 from deployments.billing import routes as billing_routes
+from deployments.billing.reporting import report_periodically
 from deployments.builtin import BUILTIN_MODULES, import_attr
 from deployments.common.app import create_service_app
 from deployments.common.runtime import Runtime
@@ -93,6 +94,7 @@ def create_app(
         settings=settings,
         runtime=runtime,
         behind_serve=behind_serve,
+        background=[report_periodically] if behind_serve else [],
     )
     if behind_serve:
         # Only inside Serve can readiness ask the controller about the applications.

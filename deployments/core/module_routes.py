@@ -14,10 +14,8 @@ import logging
 import uuid
 from typing import Protocol
 
-import httpx
 from fastapi import APIRouter, Depends, Request, Response, status
 from opentelemetry.trace import SpanKind
-from pydantic import ValidationError
 
 from cluster.repositories import modules as modules_repo
 from cluster.repositories.auth import DuplicateError
@@ -33,6 +31,7 @@ from deployments.core.forwarding import (
     response_headers,
 )
 from deployments.core.schemas import ModuleList, ModuleOut
+from deployments.modules.forward import call_external, call_python, manifest_of
 from engine.auth.rbac import Permission, has_permission
 from engine.modules import ModuleManifest
 
@@ -200,7 +199,7 @@ async def call_module(
     )
     if row is None:
         raise not_found(f"module '{name}'")
-    manifest = _manifest_of(row)
+    manifest = manifest_of(row)
     subpath = "/" + path
     try:
         permission = manifest.endpoint_permission(request.method, subpath)
@@ -233,72 +232,16 @@ async def call_module(
             body=body,
         )
         if manifest.kind == "external":
-            result = await _call_external(runtime, manifest, forwarded)
+            result = await call_external(runtime, manifest, forwarded)
         else:
             if row.status == "deploying":
                 settled = await _refresh_status(runtime, deployer_of(request), row)
                 if settled.status != "deploying":
                     cache.invalidate((principal.org_id, name))
                 row = settled
-            result = await _call_python(deployer_of(request), row, forwarded)
+            result = await call_python(deployer_of(request), row, forwarded)
     return Response(
         content=result.body,
         status_code=result.status_code,
         headers=dict(response_headers(result.headers)),
     )
-
-
-def _manifest_of(row: modules_repo.ModuleRow) -> ModuleManifest:
-    try:
-        return ModuleManifest.model_validate(row.manifest)
-    except ValidationError as exc:  # stored by an older version with other rules
-        raise ApiError(
-            502, "module_manifest_invalid", f"module '{row.name}' needs re-registering"
-        ) from exc
-
-
-async def _call_external(
-    runtime: Runtime, manifest: ModuleManifest, request: ForwardedRequest
-) -> ForwardedResponse:
-    assert manifest.base_url is not None
-    try:
-        upstream = await runtime.http.request(
-            request.method,
-            manifest.base_url + request.path,
-            params=request.query,
-            headers=request.headers,
-            content=request.body,
-        )
-    except httpx.TimeoutException as exc:
-        raise ApiError(504, "module_timeout", f"module '{manifest.name}' did not answer") from exc
-    except httpx.HTTPError as exc:
-        raise ApiError(
-            502, "module_unreachable", f"module '{manifest.name}' is unreachable: {exc}"
-        ) from exc
-    return ForwardedResponse(
-        status_code=upstream.status_code,
-        headers=list(upstream.headers.multi_items()),
-        body=upstream.content,
-    )
-
-
-async def _call_python(
-    deployer: ModuleDeployer, row: modules_repo.ModuleRow, request: ForwardedRequest
-) -> ForwardedResponse:
-    assert row.app_name is not None
-    if row.status == "deploying":
-        raise ApiError(
-            503,
-            "module_deploying",
-            f"module '{row.name}' is still deploying",
-            headers={"Retry-After": "2"},
-        )
-    if row.status == "failed":
-        raise ApiError(
-            502, "module_failed", f"module '{row.name}' failed to deploy: {row.status_detail}"
-        )
-    try:
-        return await deployer.call(row.app_name, request)
-    except Exception as exc:
-        log.exception("module %s call failed", row.name)
-        raise ApiError(502, "module_error", f"module '{row.name}' failed: {exc}") from exc

@@ -199,3 +199,44 @@ def http_agent(
         return response.text
 
     return _Remote(name, ask, loop, timeout_s=timeout_s)
+
+
+def module_agent(
+    runtime: Any,
+    loop: asyncio.AbstractEventLoop,
+    *,
+    name: str,
+    row: Any,
+    path: str,
+    identity: Mapping[str, str],
+    run_id: str,
+    timeout_s: float,
+) -> _Remote:
+    """The org's registered module answering at ``path``: called the way the gateway calls
+    it, with trusted identity headers (``identity``) and the protocol's JSON body."""
+    from deployments.core.forwarding import ForwardedRequest
+    from deployments.modules.forward import call_external, call_python, manifest_of
+
+    manifest = manifest_of(row)
+
+    async def ask(env: int, document: dict[str, Any]) -> str:
+        request = ForwardedRequest(
+            method="POST",
+            path=path,
+            query=(),
+            headers={**identity, "content-type": "application/json"},
+            body=json.dumps(
+                {"protocol": PROTOCOL, "run_id": run_id, "episode": env, "observation": document}
+            ).encode(),
+        )
+        if manifest.kind == "external":
+            answer = await call_external(runtime, manifest, request)
+        else:
+            from deployments.modules.host import RayModuleDeployer
+
+            answer = await call_python(RayModuleDeployer(), row, request)
+        if not 200 <= answer.status_code < 300:
+            raise ValueError(f"module answered HTTP {answer.status_code}")
+        return answer.body.decode("utf-8", errors="replace")
+
+    return _Remote(name, ask, loop, timeout_s=timeout_s)

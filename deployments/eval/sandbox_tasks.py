@@ -15,6 +15,7 @@ import numpy as np
 import ray
 
 from cluster.repositories import eval as repo
+from cluster.repositories import modules as modules_repo
 from cluster.settings import Settings, get_settings
 from deployments.causal import service as causal
 from deployments.common.runtime import Runtime
@@ -79,6 +80,7 @@ def _agent(
     loop: asyncio.AbstractEventLoop,
     seed: int,
     run_id: uuid.UUID,
+    modules: dict[str, Any],
 ) -> Any:
     if spec.type == "equal_split":
         return builtin.EqualSplit(name=spec.name)
@@ -97,6 +99,24 @@ def _agent(
             model=spec.model,
             instructions=spec.instructions,
             seed=seed,
+            timeout_s=spec.timeout_s,
+        )
+    if spec.type == "module":
+        row = modules[spec.name]
+        return remote_agents.module_agent(
+            runtime,
+            loop,
+            name=spec.name,
+            row=row,
+            path=spec.path,
+            identity={
+                "x-liftos-org": str(caller.org_id),
+                "x-liftos-principal": str(caller.principal.id),
+                "x-liftos-principal-type": caller.principal.kind,
+                "x-liftos-role": caller.principal.role.value,
+                "x-request-id": f"sandbox-{run_id}",
+            },
+            run_id=str(run_id),
             timeout_s=spec.timeout_s,
         )
     assert spec.url is not None
@@ -146,6 +166,14 @@ async def _sandbox(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> No
         plan=stored.plan,
         request_id=f"sandbox-{run_id}",
     )
+    modules = {}
+    for spec in stored.agents:
+        if spec.type == "module":
+            assert spec.module is not None
+            module = await modules_repo.get(runtime.db, org_id=org_id, name=spec.module)
+            if module is None:
+                raise SandboxError("agents", f"module '{spec.module}' is no longer registered")
+            modules[spec.name] = module
     players = [
         _agent(
             spec,
@@ -155,6 +183,7 @@ async def _sandbox(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> No
             loop=loop,
             seed=request.seed,
             run_id=run_id,
+            modules=modules,
         )
         for spec in stored.agents
     ]

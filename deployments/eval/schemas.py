@@ -265,12 +265,20 @@ class SuiteList(_Response):
 
 class AgentIn(_Request):
     name: AgentName = Field(description="how results name it")
-    type: Literal["equal_split", "repeat", "optimizer", "thompson", "llm", "http"]
+    type: Literal["equal_split", "repeat", "optimizer", "thompson", "llm", "http", "module"]
     model: ModelName | None = Field(default=None, description="llm: the configured model")
     instructions: str | None = Field(
         default=None, max_length=5000, description="llm: the strategy it is told to follow"
     )
     url: str | None = Field(default=None, max_length=2000, description="http: where to POST")
+    module: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9-]{1,48}[a-z0-9]$",
+        description="module: the org's registered module that answers",
+    )
+    path: str = Field(
+        default="/act", pattern=r"^/[A-Za-z0-9_./{}-]{0,200}$", description="module: its endpoint"
+    )
     timeout_s: float = Field(default=30.0, gt=0, le=120)
 
     @model_validator(mode="after")
@@ -281,6 +289,8 @@ class AgentIn(_Request):
             raise ValueError("an llm agent needs model")
         if self.type == "http" and self.url is None:
             raise ValueError("an http agent needs url")
+        if self.type == "module" and self.module is None:
+            raise ValueError("a module agent needs module (a registered module's name)")
         return self
 
 

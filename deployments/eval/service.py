@@ -20,6 +20,7 @@ import numpy as np
 from cluster.repositories import causal as causal_repo
 from cluster.repositories import eval as repo
 from cluster.repositories import llm as llm_repo
+from cluster.repositories import modules as modules_repo
 from deployments.causal.schemas import AnalyzeRequest
 from deployments.common.errors import ApiError
 from deployments.common.principal import Principal
@@ -39,6 +40,8 @@ from deployments.eval.schemas import (
     TestCaseIn,
 )
 from deployments.llm.providers import check_base_url
+from deployments.modules.forward import manifest_of
+from engine.auth.rbac import has_permission
 from engine.eval import suites
 from engine.eval.agents import EpisodeScores
 from engine.eval.results import EvalSummary
@@ -411,7 +414,7 @@ async def start_sandbox(
                 )
     if set(limits.blackout) >= set(channels):
         raise invalid("constraints.blackout", "every channel is blacked out: nothing to play")
-    remote = [a for a in agents if a.type in ("llm", "http")]
+    remote = [a for a in agents if a.type in ("llm", "http", "module")]
     calls = command.episodes * command.periods
     if remote and calls > runtime.settings.eval_agent_max_calls:
         raise invalid(
@@ -426,6 +429,10 @@ async def start_sandbox(
             assert agent.model is not None
             await _check_models(
                 runtime, [agent.model], org_id=org_id, field=f"agents[{index}].model"
+            )
+        if agent.type == "module":
+            await _check_module_agent(
+                runtime, agent, org_id=org_id, principal=principal, index=index
             )
         if agent.type == "http":
             assert agent.url is not None
@@ -457,6 +464,35 @@ async def start_sandbox(
         suite_version=None,
         summary_type=SandboxSummary,
     )
+
+
+async def _check_module_agent(
+    runtime: Runtime, agent: AgentIn, *, org_id: uuid.UUID, principal: Principal, index: int
+) -> None:
+    """The module exists in this org, has the endpoint, and the caller may call it."""
+    assert agent.module is not None
+    row = await modules_repo.get(runtime.db, org_id=org_id, name=agent.module)
+    if row is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"module '{agent.module}' not found",
+            field=f"agents[{index}].module",
+        )
+    try:
+        permission = manifest_of(row).endpoint_permission("POST", agent.path)
+    except LookupError:
+        raise invalid(
+            f"agents[{index}].path",
+            f"module '{agent.module}' has no endpoint POST {agent.path}",
+        ) from None
+    if not has_permission(principal.role, permission):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"role '{principal.role.value}' lacks permission '{permission.value}' to call "
+            f"module '{agent.module}'",
+        )
 
 
 def _scores(row: repo.EpisodesRow) -> EpisodeScores:

@@ -25,6 +25,7 @@ from typing import Any
 
 from cluster.repositories import llm as repo
 from cluster.repositories import memory as memory_repo
+from deployments.billing import quotas
 from deployments.common.errors import ApiError, Problem
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
@@ -221,6 +222,8 @@ async def prepare(
     principal: Principal,
     command: GenerateCommand,
 ) -> Prepared:
+    # The month's LLM spend quota: refused before the call (what a call costs is known after).
+    await quotas.check(runtime, org_id=org_id, meter="llm_spend_usd", requested=0.0)
     setup = await repo.generation_setup(
         runtime.db,
         org_id=org_id,

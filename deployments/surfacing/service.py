@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from cluster.repositories import surfacing as repo
+from deployments.billing import quotas
 from deployments.common.runtime import Runtime
 from engine.surfacing.audit import Examiner
 from engine.surfacing.candidate import CandidateAnalysis, analyse_candidate, candidate_product
@@ -154,6 +155,11 @@ async def start_audit(
         created_by=user_id,
         summary_type=AuditSummary,
         competitive_set=competitive_set,
+        metered=[
+            await quotas.metered(
+                runtime, org_id=org_id, meter="audited_products", quantity=row.product_count
+            )
+        ],
     )
     runner.submit(runtime, org_id=org_id, audit_id=audit_row.id)
     return audit_row

@@ -45,12 +45,20 @@ RATE_PLANS = {
         "org": {"requests_per_minute": 240000, "burst": 80000},
     },
 }
+STARTER_PRICE = "price_liftos_starter_test"
 PRO_PRICE = "price_liftos_pro_test"
 ENTERPRISE_PRICE = "price_liftos_enterprise_test"
 BILLING_PLANS = {
     "free": {"rate_plan": "free", "rank": 0, "quotas": {"mmm_fits": 1000}},
-    "pro": {"price_id": PRO_PRICE, "rate_plan": "pro", "rank": 1, "quotas": {"mmm_fits": 5000}},
-    "enterprise": {"price_id": ENTERPRISE_PRICE, "rate_plan": "enterprise", "rank": 2},
+    # Tiny quotas, so the tests can run into them.
+    "starter": {
+        "price_id": STARTER_PRICE,
+        "rate_plan": "free",
+        "rank": 1,
+        "quotas": {"mmm_fits": 1, "audited_products": 3, "llm_spend_usd": 0.0},
+    },
+    "pro": {"price_id": PRO_PRICE, "rate_plan": "pro", "rank": 2, "quotas": {"mmm_fits": 5000}},
+    "enterprise": {"price_id": ENTERPRISE_PRICE, "rate_plan": "enterprise", "rank": 3},
 }
 PASSWORD = "correct horse battery staple"
 SCAFFOLDED_MODULE = "acme-scores"

@@ -55,7 +55,7 @@ def test_subscribe_checkout_webhook_moves_the_org_to_the_plan(
     before = plan_of(client, tenant)
     assert before["plan"] == "free"
     assert before["billing_enabled"] is True
-    assert [p["name"] for p in before["plans"]] == ["free", "pro", "enterprise"]
+    assert [p["name"] for p in before["plans"]] == ["free", "starter", "pro", "enterprise"]
 
     first = client.post("/billing/subscribe", headers=tenant.auth, json={"plan": "pro"})
     assert first.status_code == 200, first.text
@@ -209,3 +209,114 @@ def test_bad_requests_roles_and_stripe_outages(
     )
     assert stranger.status_code == 200
     assert stranger.json()["applied"] is False
+
+
+def test_quotas_refuse_with_402_count_once_and_name_the_upgrade(
+    client: httpx.Client, stripe: StripeServer
+) -> None:
+    from tests.integration.test_causal import QUICK_FIT, upload, weekly_frame
+
+    paid = subscribed(client, stripe, plan="starter")  # 1 fit, 3 audited products, $0 of LLM
+    tenant = paid["tenant"]
+    dataset = upload(client, tenant, weekly_frame()).json()
+    body = {"dataset_id": dataset["id"], "fit": QUICK_FIT, "wait_seconds": 0}
+    first = client.post("/api/v1/causal/attribution/analyze", headers=tenant.auth, json=body)
+    assert first.status_code == 202, first.text
+    second = client.post("/api/v1/causal/attribution/analyze", headers=tenant.auth, json=body)
+    assert second.status_code == 402, second.text
+    error = second.json()["error"]
+    assert error["code"] == "quota_exceeded"
+    assert error["field"] == "mmm_fits"
+    assert "upgrade to 'pro'" in error["message"]
+    jobs = client.get("/api/v1/causal/jobs", headers=tenant.auth).json()["items"]
+    assert len(jobs) == 1  # the refused fit stored nothing
+
+    local = client.post(
+        "/api/v1/llm/providers",
+        headers=tenant.auth,
+        json={"name": "demo", "kind": "local", "models": [{"name": "m", "provider_model": "s"}]},
+    )
+    assert local.status_code == 201, local.text
+    generate = client.post(
+        "/api/v1/prompts/generate",
+        headers=tenant.auth,
+        json={"template": "product_description", "product": "a pan", "model": "m"},
+    )
+    assert generate.status_code == 402, generate.text
+    assert generate.json()["error"]["field"] == "llm_spend_usd"
+
+    usage = client.get("/billing/usage", headers=tenant.auth)
+    assert usage.status_code == 200, usage.text
+    meters = {m["meter"]: m for m in usage.json()["meters"]}
+    assert usage.json()["plan"] == "starter"
+    assert usage.json()["enforced"] is True
+    assert meters["mmm_fits"]["used"] == 1
+    assert meters["mmm_fits"]["quota"] == 1
+    assert meters["mmm_fits"]["remaining"] == 0
+    assert meters["llm_spend_usd"]["used"] == 0
+
+
+def test_usage_reaches_stripes_meters_exactly_once(
+    client: httpx.Client, stripe: StripeServer, stack: Stack
+) -> None:
+    import asyncio
+    import uuid
+
+    from cluster.repositories import billing as repo
+    from cluster.state import Database
+    from deployments.billing.reporting import identifier, report_once
+    from deployments.billing.stripe_gateway import StripeGateway
+    from tests.integration.test_causal import QUICK_FIT, upload, weekly_frame
+
+    paid = subscribed(client, stripe, plan="pro")
+    tenant = paid["tenant"]
+    customer = stripe.sessions[paid["session"]["id"]]["customer"]
+    dataset = upload(client, tenant, weekly_frame()).json()
+    body = {"dataset_id": dataset["id"], "fit": QUICK_FIT, "wait_seconds": 0}
+
+    def fit() -> None:
+        response = client.post("/api/v1/causal/attribution/analyze", headers=tenant.auth, json=body)
+        assert response.status_code == 202, response.text
+
+    def reported() -> float:
+        return sum(
+            float(e["payload"]["value"])
+            for e in stripe.meter_events.values()
+            if e["payload"]["stripe_customer_id"] == customer
+            and e["event_name"] == "liftos_mmm_fits"
+        )
+
+    async def scenario() -> None:
+        db = await Database.connect(stack.urls.database_url, min_size=1, max_size=2)
+        gateway = StripeGateway(
+            api_key="sk_test_liftos_integration_0123456789",
+            api_base=stripe.base_url,
+            webhook_secret=stripe.webhook_secret,
+        )
+        org = uuid.UUID(tenant.org_id)
+        try:
+            fit()
+            await report_once(db, gateway)
+            assert reported() == 1
+            await report_once(db, gateway)  # nothing new: nothing sent
+            assert reported() == 1
+            # A reporter that died after Stripe took the event but before it settled.
+            fit()
+            (pending,) = await repo.snapshot_pending(db, org_id=org, meters=["mmm_fits"])
+            await gateway.report_usage(
+                event_name="liftos_mmm_fits",
+                customer_id=customer,
+                value=pending.pending - pending.reported,
+                identifier=identifier(org, pending),
+            )
+            fit()  # more usage arrives meanwhile
+            await report_once(db, gateway)  # resends the snapshot (deduplicated), settles it
+            assert reported() == 2
+            await report_once(db, gateway)  # then reports the rest
+            assert reported() == 3
+            usage = {u.meter: u for u in await repo.usage(db, org_id=org)}
+            assert usage["mmm_fits"].quantity == usage["mmm_fits"].reported == 3
+        finally:
+            await db.close()
+
+    asyncio.run(scenario())

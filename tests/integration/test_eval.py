@@ -370,6 +370,7 @@ class AgentServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.requests: list[dict[str, Any]] = []
+        self.module_requests: list[dict[str, Any]] = []
 
         async def act(request: Request) -> JSONResponse:
             body = await request.json()
@@ -378,7 +379,21 @@ class AgentServer:
             first = observation["channels"][0]
             return JSONResponse({"spend": {first: 10 * observation["remaining_budget"]}})
 
-        app = Starlette(routes=[Route("/act", act, methods=["POST"])])
+        async def steady(request: Request) -> JSONResponse:
+            # A registered module's agent: what is left, paced evenly over the channels.
+            body = await request.json()
+            self.module_requests.append({"headers": dict(request.headers), "body": body})
+            observation = body["observation"]
+            left = observation["periods"] - observation["period"]
+            share = observation["remaining_budget"] / max(left, 1) / len(observation["channels"])
+            return JSONResponse({"spend": dict.fromkeys(observation["channels"], share)})
+
+        app = Starlette(
+            routes=[
+                Route("/act", act, methods=["POST"]),
+                Route("/steady", steady, methods=["POST"]),
+            ]
+        )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -386,6 +401,10 @@ class AgentServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/act"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> AgentServer:
         self.thread.start()
@@ -425,6 +444,20 @@ def sandbox(
     # The LLM agent's model answers with a steady allocation of the right shape.
     allocation = json.dumps({"spend": {"channel_1": 900.0, "channel_2": 900.0}})
     wire.default(llm_tenant["ids"]["gpt-4"], Reply(text=allocation))
+    module = client.post(
+        "/modules",
+        headers=tenant.auth,
+        json={
+            "name": "budget-bot",
+            "version": "1.0.0",
+            "description": "a partner's budget agent",
+            "capabilities": ["budget-agent"],
+            "endpoints": [{"method": "POST", "path": "/steady", "permission": "eval:run"}],
+            "permissions": ["eval:run"],
+            "base_url": agent_server.base_url,
+        },
+    )
+    assert module.status_code == 201, module.text
     body = {
         "model_id": job["model_id"],
         "agents": [
@@ -434,6 +467,7 @@ def sandbox(
             "thompson",
             {"name": "gpt-planner", "type": "llm", "model": "gpt-4"},
             {"name": "spender", "type": "http", "url": agent_server.url},
+            {"name": "partner", "type": "module", "module": "budget-bot", "path": "/steady"},
         ],
         "episodes": 12,
         "periods": 8,
@@ -464,6 +498,7 @@ def test_sandbox_scores_every_agent_against_the_reference(
         "thompson",
         "gpt-planner",
         "spender",
+        "partner",
     ]
     optimizer = _agent(run, "optimizer")
     assert optimizer["regret"]["n"] == 12
@@ -476,6 +511,13 @@ def test_sandbox_scores_every_agent_against_the_reference(
     assert spender["violation_rate"]["rate"] == 1.0
     assert agent_server.requests[0]["protocol"] == "liftos.sandbox.v1"
     assert agent_server.requests[0]["observation"]["periods"] == 8
+    partner = _agent(run, "partner")
+    assert partner["violation_rate"]["passed"] == 0
+    assert partner["violations"].get("invalid_action", 0) == 0
+    sent = agent_server.module_requests[0]
+    assert sent["headers"]["x-liftos-org"] == sandbox["tenant"].org_id
+    assert "authorization" not in sent["headers"]
+    assert sent["body"]["protocol"] == "liftos.sandbox.v1"
     planner = _agent(run, "gpt-planner")
     assert planner["episodes"] == 12
     assert planner["violations"].get("invalid_action", 0) == 0

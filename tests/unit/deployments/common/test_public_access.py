@@ -119,8 +119,12 @@ def client(guard: InMemoryGuard, tokens: TokenService) -> Iterator[TestClient]:
     app = FastAPI()
     install_error_handlers(app)
     app.state.runtime = SimpleNamespace(
+        # Billing off whatever the environment says (the integration stack's turns it on).
         settings=Settings(
-            jwt_keys={k: SecretStr(v) for k, v in JWT_KEYS.items()}, jwt_active_kid="u-1"
+            jwt_keys={k: SecretStr(v) for k, v in JWT_KEYS.items()},
+            jwt_active_kid="u-1",
+            stripe_api_key=None,
+            stripe_webhook_secret=None,
         ),
         guard=guard,
         tokens=tokens,
