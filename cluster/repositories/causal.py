@@ -336,11 +336,17 @@ async def complete_job(
     spec: ModelSpec,
     result: ModelResult,
     artifacts: Sequence[Artifact],
+    cpu_seconds: float = 0.0,
 ) -> uuid.UUID:
     """Store the model and its artifacts and finish the job, in one transaction: a job is never
-    ``succeeded`` without its model, nor a model stored for a job that failed."""
+    ``succeeded`` without its model, nor a model stored for a job that failed. The CPU seconds
+    the fit held are counted (``fit_cpu_seconds``) in the same transaction."""
     model_id = uuid.uuid4()
     async with db.tenant(org_id) as conn:
+        if cpu_seconds > 0:
+            await billing.meter(
+                conn, org_id=org_id, metered=billing.Metered("fit_cpu_seconds", cpu_seconds)
+            )
         await conn.execute(
             "INSERT INTO causal_models (id, org_id, dataset_id, job_id, fingerprint, request, "
             "spec, result, converged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

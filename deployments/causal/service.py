@@ -83,6 +83,8 @@ async def analyze(
     dataset_row, content = found
     command = command.model_copy(update={"dataset_id": dataset_id})
     await asyncio.to_thread(prepare, content, command)
+    # Fit CPU time is counted when a fit ends; a month's quota used up refuses the next one.
+    await quotas.check(runtime, org_id=org_id, meter="fit_cpu_seconds", requested=0.0)
     job = await repo.create_job(
         runtime.db,
         org_id=org_id,

@@ -113,6 +113,7 @@ async def _execute(
         from deployments.causal.tuning import RayTuneSearcher
 
         searcher = RayTuneSearcher(trial_num_cpus=settings.causal_trial_num_cpus)
+    started = time.monotonic()
     try:
         outcome = await asyncio.to_thread(
             run_analysis,
@@ -142,6 +143,8 @@ async def _execute(
         spec=outcome.spec,
         result=outcome.result,
         artifacts=outcome.artifacts,
+        # What the task held while it fitted: its CPUs for the fit's wall time.
+        cpu_seconds=(time.monotonic() - started) * settings.causal_fit_num_cpus,
     )
     return str(model_id)
 

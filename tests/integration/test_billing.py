@@ -214,7 +214,7 @@ def test_bad_requests_roles_and_stripe_outages(
 def test_quotas_refuse_with_402_count_once_and_name_the_upgrade(
     client: httpx.Client, stripe: StripeServer
 ) -> None:
-    from tests.integration.test_causal import QUICK_FIT, upload, weekly_frame
+    from tests.integration.test_causal import QUICK_FIT, upload, wait_for_job, weekly_frame
 
     paid = subscribed(client, stripe, plan="starter")  # 1 fit, 3 audited products, $0 of LLM
     tenant = paid["tenant"]
@@ -254,6 +254,13 @@ def test_quotas_refuse_with_402_count_once_and_name_the_upgrade(
     assert meters["mmm_fits"]["quota"] == 1
     assert meters["mmm_fits"]["remaining"] == 0
     assert meters["llm_spend_usd"]["used"] == 0
+    # The fit that was accepted runs; when it ends, the CPU time it held is counted.
+    job = wait_for_job(client, tenant, first.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    held = {
+        m["meter"]: m for m in client.get("/billing/usage", headers=tenant.auth).json()["meters"]
+    }
+    assert held["fit_cpu_seconds"]["used"] > 0
 
 
 def test_usage_reaches_stripes_meters_exactly_once(
