@@ -23,7 +23,7 @@ from deployments.causal.schemas import DatasetList, DatasetOut, DatasetRowsReque
 from deployments.common.errors import ApiError, not_found
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
-from deployments.common.security import require, runtime_of
+from deployments.common.security import audited_read, require, runtime_of
 from deployments.common.uploads import check_upload_size, form_problem, form_text, json_body
 from engine.auth.rbac import Permission
 from engine.causal.canonical import CanonicalDataset, canonicalise
@@ -387,7 +387,9 @@ async def list_datasets(
     return DatasetList(items=[_dataset_out(r) for r in rows])
 
 
-@router.get("/datasets/{dataset_id}", response_model=DatasetOut)
+@router.get(
+    "/datasets/{dataset_id}", response_model=DatasetOut, dependencies=[Depends(audited_read)]
+)
 async def get_dataset(
     dataset_id: uuid.UUID,
     request: Request,

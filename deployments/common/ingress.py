@@ -3,7 +3,8 @@
 A pure ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware on the hot path) that
 - assigns the request id (a sane incoming ``X-Request-ID`` is kept) and returns it as a header,
 - tags the server span (opened by FastAPI, continuing the caller's W3C trace context),
-- appends an audit-log row for every mutating request whose org is known.
+- appends an audit-log row for every mutating request whose org is known, and for reads of
+  sensitive objects (routes that depend on ``security.audited_read``).
 Authentication and rate limits are the ``require`` dependency (deployments.common.security).
 """
 
@@ -73,7 +74,7 @@ class IngressMiddleware:
             if recording and principal is not None:
                 span.set_attribute("liftos.org_id", str(principal.org_id))
                 span.set_attribute("liftos.principal_type", principal.kind)
-            if method in _MUTATING:
+            if method in _MUTATING or state.get("audit_read"):
                 await self._audit(scope, state, status_holder[0], request_id)
 
     async def _audit(self, scope: Scope, state: dict[str, Any], status: int, rid: str) -> None:

@@ -179,6 +179,12 @@ def _insist(principal: Principal, permission: Permission) -> Principal:
     return principal
 
 
+def audited_read(request: Request) -> None:
+    """Route dependency: this read returns sensitive data (a dataset, memories, a catalog,
+    provider settings), so the ingress audits it like a mutation."""
+    request.state.audit_read = True
+
+
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """Dependency factory: authenticate, then insist on ``permission``."""
 

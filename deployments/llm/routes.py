@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from cluster.repositories import llm as repo
 from deployments.common.errors import ApiError, not_found, request_id_of
 from deployments.common.principal import Principal
-from deployments.common.security import require, runtime_of
+from deployments.common.security import audited_read, require, runtime_of
 from deployments.llm import providers, service
 from deployments.llm.ledger import BudgetLedger, BudgetLimit, period_bounds
 from deployments.llm.providers import AdapterPool
@@ -119,7 +119,9 @@ async def add_provider(
     return provider_out(row)
 
 
-@providers_router.get("/providers", response_model=ProviderList)
+@providers_router.get(
+    "/providers", response_model=ProviderList, dependencies=[Depends(audited_read)]
+)
 async def get_providers(
     request: Request, principal: Principal = Depends(require(Permission.LLM_READ))
 ) -> ProviderList:

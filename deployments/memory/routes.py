@@ -21,7 +21,7 @@ from cluster.repositories import memory as repo
 from deployments.common.errors import ApiError, Problem, not_found
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime, TtlCache
-from deployments.common.security import require, runtime_of
+from deployments.common.security import audited_read, require, runtime_of
 from deployments.memory.layout import merge_by_score
 from deployments.memory.placement import ShardPlacement
 from deployments.memory.schemas import (
@@ -167,7 +167,7 @@ async def store_batch(
 # -- recall (declared before /{memory_id} so that its paths are not read as ids) ------------
 
 
-@router.get("/search", response_model=SearchOut)
+@router.get("/search", response_model=SearchOut, dependencies=[Depends(audited_read)])
 async def search(
     request: Request,
     query: Annotated[str, Query(min_length=1, max_length=2000)],
@@ -364,7 +364,7 @@ async def reindex(
 # -- one memory ------------------------------------------------------------------------------
 
 
-@router.get("/{memory_id}", response_model=MemoryOut)
+@router.get("/{memory_id}", response_model=MemoryOut, dependencies=[Depends(audited_read)])
 async def get_memory(
     memory_id: MemoryId,
     request: Request,
@@ -420,7 +420,7 @@ async def delete_memory(
     return Response(status_code=204)
 
 
-@router.get("/{memory_id}/history", response_model=HistoryOut)
+@router.get("/{memory_id}/history", response_model=HistoryOut, dependencies=[Depends(audited_read)])
 async def history(
     memory_id: MemoryId,
     request: Request,

@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 from cluster.repositories import surfacing as repo
 from deployments.common.errors import ApiError, not_found
 from deployments.common.principal import Principal
-from deployments.common.security import require, runtime_of
+from deployments.common.security import audited_read, require, runtime_of
 from deployments.common.uploads import check_upload_size, form_problem, form_text, json_body
 from deployments.surfacing import service
 from deployments.surfacing.schemas import (
@@ -208,7 +208,9 @@ async def list_catalogs(
     return CatalogList(items=[catalog_out(r) for r in rows])
 
 
-@router.get("/catalogs/{catalog_id}", response_model=CatalogOut)
+@router.get(
+    "/catalogs/{catalog_id}", response_model=CatalogOut, dependencies=[Depends(audited_read)]
+)
 async def get_catalog(
     catalog_id: uuid.UUID,
     request: Request,
@@ -237,7 +239,11 @@ async def delete_catalog(
     return Response(status_code=204)
 
 
-@router.get("/catalogs/{catalog_id}/products", response_model=ProductList)
+@router.get(
+    "/catalogs/{catalog_id}/products",
+    response_model=ProductList,
+    dependencies=[Depends(audited_read)],
+)
 async def list_products(
     catalog_id: uuid.UUID,
     request: Request,
@@ -256,7 +262,11 @@ async def list_products(
     return ProductList(items=[ProductOut.of(p) for p in products], total=row.product_count)
 
 
-@router.get("/catalogs/{catalog_id}/products/{product_id}", response_model=ProductOut)
+@router.get(
+    "/catalogs/{catalog_id}/products/{product_id}",
+    response_model=ProductOut,
+    dependencies=[Depends(audited_read)],
+)
 async def get_product(
     catalog_id: uuid.UUID,
     product_id: str,
