@@ -11,6 +11,7 @@ vectors are interchangeable up to numerical noise; they differ in speed:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -31,3 +32,10 @@ def build_embedder(
         raise ValueError(f"unknown embedder {name!r}; expected one of {', '.join(EMBEDDER_NAMES)}")
     precision = "int8" if name == "onnx-int8" else "fp32"
     return OnnxMiniLMEmbedder(precision=precision, cache_dir=cache_dir, cache_size=cache_size)
+
+
+@lru_cache(maxsize=len(EMBEDDER_NAMES))
+def shared_embedder(name: EmbedderName) -> MiniLMEmbedder | OnnxMiniLMEmbedder:
+    """One embedder of each name per process, for callers that only need vectors now and then
+    (the LLM module's compare, the eval module's ``similar``)."""
+    return build_embedder(name)

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import uuid
 
-from cluster.repositories import auth as auth_repo
 from cluster.repositories import billing as repo
 from deployments.common.errors import quota_exceeded
 from deployments.common.runtime import Runtime
+from deployments.common.security import org_plan
 from engine.billing.plans import upgrade_for
 
 
 async def current_plan(runtime: Runtime, *, org_id: uuid.UUID) -> str:
-    async def load() -> str | None:
-        org = await auth_repo.get_org(runtime.db, org_id=org_id)
-        return org.plan if org else None
-
-    return await runtime.org_plans.get(org_id, load) or runtime.settings.default_plan
+    return await org_plan(runtime, org_id) or runtime.settings.default_plan
 
 
 async def metered(

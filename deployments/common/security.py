@@ -136,7 +136,7 @@ async def authenticate(
     plan_name = principal.plan
     if runtime.settings.billing_enabled:
         # The plan follows the subscription at once; the token's claim may predate a change.
-        plan_name = await _current_plan(runtime, principal.org_id) or principal.plan
+        plan_name = await org_plan(runtime, principal.org_id) or principal.plan
     plan = (
         runtime.settings.rate_limit_plans.get(_rate_plan_of(runtime.settings, plan_name))
         or (runtime.settings.rate_limit_plans[runtime.settings.default_plan])
@@ -196,7 +196,9 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-async def _current_plan(runtime: Runtime, org_id: uuid.UUID) -> str | None:
+async def org_plan(runtime: Runtime, org_id: uuid.UUID) -> str | None:
+    """The org's plan now (cached per replica for the auth cache's TTL)."""
+
     async def load() -> str | None:
         org = await auth_repo.get_org(runtime.db, org_id=org_id)
         return org.plan if org else None

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from deployments.eval.schemas import PlannedRun
 from engine.eval import suites
 from engine.eval.assertions import Observed, Tools
 from engine.eval.grading import grade, planned_checks
+from memory.embedders import shared_embedder
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +45,9 @@ _JUDGE_PROMPT = (
 )
 
 
-@lru_cache(maxsize=1)
-def _embedder() -> Any:
-    from memory.embedders import build_embedder
-
-    return build_embedder("onnx-int8")
-
-
 def embed(texts: Sequence[str]) -> np.ndarray:
     """The memory module's embedder (unit vectors), for ``similar``."""
-    return np.asarray(_embedder().encode(list(texts)), dtype=np.float64)
+    return np.asarray(shared_embedder("onnx-int8").encode(list(texts)), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -62,20 +62,6 @@ def _accepted(run: repo.RunRow[Any, Any], what: str) -> RunAccepted:
     )
 
 
-async def _evaluate(body: EvaluateRequest, request: Request, principal: Principal) -> RunAccepted:
-    run = await service.evaluate(
-        runtime_of(request), _runner(request), body, org_id=principal.org_id, principal=principal
-    )
-    return _accepted(run, f"{run.cases_total} calls")
-
-
-async def _benchmark(body: BenchmarkRequest, request: Request, principal: Principal) -> RunAccepted:
-    run = await service.benchmark(
-        runtime_of(request), _runner(request), body, org_id=principal.org_id, principal=principal
-    )
-    return _accepted(run, f"suite '{run.suite_name}': {run.cases_total} calls")
-
-
 @router.post("/evaluate", status_code=202, response_model=RunAccepted)
 async def evaluate(
     body: EvaluateRequest,
@@ -84,7 +70,10 @@ async def evaluate(
 ) -> RunAccepted:
     """Run test cases through a configured model (and others to compare) and score them on
     the metrics asked for; statistics with intervals when the run finishes."""
-    return await _evaluate(body, request, principal)
+    run = await service.evaluate(
+        runtime_of(request), _runner(request), body, org_id=principal.org_id, principal=principal
+    )
+    return _accepted(run, f"{run.cases_total} calls")
 
 
 @router.post("/benchmark", status_code=202, response_model=RunAccepted)
@@ -94,27 +83,22 @@ async def benchmark(
     principal: Principal = Depends(require(Permission.EVAL_RUN)),
 ) -> RunAccepted:
     """Run a suite (the org's or a built-in one) through several models, compared pairwise."""
-    return await _benchmark(body, request, principal)
+    run = await service.benchmark(
+        runtime_of(request), _runner(request), body, org_id=principal.org_id, principal=principal
+    )
+    return _accepted(run, f"suite '{run.suite_name}': {run.cases_total} calls")
 
 
-@seed_router.post("/api/v1/evaluate", status_code=202, response_model=RunAccepted)
-async def seed_evaluate(
-    body: EvaluateRequest,
-    request: Request,
-    principal: Principal = Depends(require(Permission.EVAL_RUN)),
-) -> RunAccepted:
-    """The same as ``POST /api/v1/eval/evaluate``."""
-    return await _evaluate(body, request, principal)
-
-
-@seed_router.post("/api/v1/benchmark", status_code=202, response_model=RunAccepted)
-async def seed_benchmark(
-    body: BenchmarkRequest,
-    request: Request,
-    principal: Principal = Depends(require(Permission.EVAL_RUN)),
-) -> RunAccepted:
-    """The same as ``POST /api/v1/eval/benchmark``."""
-    return await _benchmark(body, request, principal)
+# The seed's short paths: the same handlers.
+for _path, _handler in (("/api/v1/evaluate", evaluate), ("/api/v1/benchmark", benchmark)):
+    seed_router.add_api_route(
+        _path,
+        _handler,
+        methods=["POST"],
+        status_code=202,
+        response_model=RunAccepted,
+        name=f"seed_{_handler.__name__}",
+    )
 
 
 # --- runs -------------------------------------------------------------------------------------

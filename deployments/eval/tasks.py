@@ -152,11 +152,9 @@ async def execute_cases(
         pool=pool,
     )
     done = await repo.done_cases(runtime.db, org_id=org_id, run_id=run_id)
+    cases = plan_cases(plan)
     work = [
-        Work(model, case)
-        for model in models
-        for case in plan_cases(plan)
-        if (model, case.index) not in done
+        Work(model, case) for model in models for case in cases if (model, case.index) not in done
     ]
     return await CaseRunner(caller, plan, run_id=run_id).run(work, limit=limit)
 

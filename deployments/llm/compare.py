@@ -74,11 +74,10 @@ def default_cases() -> tuple[Case, ...]:
     )
 
 
-@lru_cache(maxsize=1)
 def _embedder() -> Any:
-    from memory.embedders import build_embedder
+    from memory.embedders import shared_embedder
 
-    return build_embedder("onnx-int8")
+    return shared_embedder("onnx-int8")
 
 
 def _similarities(pairs: Sequence[tuple[str, str]]) -> list[float]:
