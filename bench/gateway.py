@@ -5,6 +5,14 @@ Redis round trip for the rate limits and revocation, RBAC) at 1 and ``--concurre
 
 - ``gateway``: Ray Serve's HTTP entrypoint with ``RAY_SERVE_ENABLE_HA_PROXY=1``, exactly as
   ``liftos up`` runs it (HAProxy on the port forwards straight into the replica);
+  ``gateway`` has tracing and metrics on as ``liftos up`` runs them: spans to the file
+  exporter with one new trace in ten sampled, and every request's count and latency recorded
+  through Ray's metrics API;
+- ``gateway-traced-all`` and ``gateway-untraced``: the same module deployed twice more in the
+  same cluster, with every trace recorded (sampling 1.0, the worst case) and with tracing and
+  metrics off (``LIFTOS_OTEL_EXPORTER=none``, ``LIFTOS_METRICS_ENABLED=false``). The three run
+  ``--rounds`` times, in rotating order, and the report gives each traced one's added p50/p99
+  and throughput change against the untraced one of the same round;
 - ``gateway-apikey``: the same through the gateway with ``X-API-Key`` (per-replica key cache);
 - ``uvicorn``: the same FastAPI app factory in one plain uvicorn process (``GET /hello``), with
   the same token, Redis and PostgreSQL: the floor the gateway is compared against.
@@ -45,9 +53,19 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_PATH = "/api/v1/example/hello"
+# The module deployed twice more in the same cluster: with every trace recorded, and with
+# tracing and metrics off.
+VARIANTS = {
+    "gateway-traced-all": ("example-traced-all", {"LIFTOS_OTEL_SAMPLE_RATIO": "1.0"}),
+    "gateway-untraced": (
+        "example-untraced",
+        {"LIFTOS_OTEL_EXPORTER": "none", "LIFTOS_METRICS_ENABLED": "false"},
+    ),
+}
 # Under plain uvicorn the module app is mounted at the root; Serve strips the route prefix.
 UVICORN_PATH = "/hello"
-TARGETS = ("gateway", "gateway-apikey", "uvicorn")
+TARGETS = ("gateway", "gateway-traced-all", "gateway-untraced", "gateway-apikey", "uvicorn")
+PAIRED = ("gateway", "gateway-traced-all", "gateway-untraced")
 
 P50_TARGET_MS = 3.0
 RPS_TARGET = 1000.0
@@ -352,8 +370,11 @@ def bench_env(state_dir: Path, rate_burst: int, proxy: str) -> dict[str, str]:
         # round trip like in production.
         "LIFTOS_RATE_LIMIT_PLANS": json.dumps(rate_plans),
         "LIFTOS_DEFAULT_PLAN": "free",
-        # No collector runs here; an exporter would only measure its own retries.
-        "LIFTOS_OTEL_EXPORTER": "none",
+        # Telemetry as `liftos up` has it (spans to a file, one new trace in ten; metrics on);
+        # the copies of the module in VARIANTS change that.
+        "LIFTOS_OTEL_EXPORTER": "file",
+        "LIFTOS_OTEL_SAMPLE_RATIO": "0.1",
+        "LIFTOS_METRICS_ENABLED": "true",
         # Keep clear of a running `liftos up` and of the integration suite's cluster.
         **side_by_side_env(ingress_port_base=35000),
         # `liftos up` runs HAProxy ingress; `--proxy default` measures Ray's Python proxy instead.
@@ -421,14 +442,19 @@ def running_stack(state_dir: Path, rate_burst: int, proxy: str, log: Any) -> Ite
         http_port = free_port()
         config = serving.load_serve_config(http_port=http_port)
         config["http_options"]["host"] = "127.0.0.1"
+        (example,) = [a for a in config["applications"] if a["name"] == "example"]
+        for app_name, env in VARIANTS.values():
+            variant = json.loads(json.dumps(example))
+            variant.update(name=app_name, route_prefix=f"/api/v1/{app_name}")
+            variant.setdefault("runtime_env", {}).setdefault("env_vars", {}).update(env)
+            config["applications"].append(variant)
         serving.deploy(config)
         serving.wait_until_running([a["name"] for a in config["applications"]], timeout_s=240)
         gateway_url = f"http://127.0.0.1:{http_port}"
         # RUNNING comes before HAProxy has every route: wait until both apps answer over HTTP.
         wait_for(f"{gateway_url}/healthz", expect={200}, timeout_s=READY_TIMEOUT_S, what="core")
-        wait_for(
-            f"{gateway_url}{GATEWAY_PATH}", expect={401}, timeout_s=READY_TIMEOUT_S, what="module"
-        )
+        for path in (GATEWAY_PATH, *(f"/api/v1/{a}/hello" for a, _ in VARIANTS.values())):
+            wait_for(f"{gateway_url}{path}", expect={401}, timeout_s=READY_TIMEOUT_S, what=path)
         http_listener = listener_of(http_port)
 
         uvicorn_port = free_port()
@@ -475,10 +501,29 @@ def running_stack(state_dir: Path, rate_burst: int, proxy: str, log: Any) -> Ite
         yield Stack(gateway_url, uvicorn_url, credentials, http_listener)
 
 
+def round_label(target: str, round_no: int) -> str:
+    return target if round_no == 1 else f"{target} #{round_no}"
+
+
+def run_order(targets: list[str], rounds: int) -> list[tuple[str, str]]:
+    """Every target once, then the telemetry variants again for each further round, in rotated
+    order so that none always runs first (on a warmer, or a busier, machine)."""
+    order = [(t, t) for t in targets]
+    paired = [t for t in PAIRED if t in targets]
+    for round_no in range(2, rounds + 1):
+        shift = (round_no - 1) % len(paired)
+        ordered = paired[shift:] + paired[:shift]
+        order += [(round_label(t, round_no), t) for t in ordered]
+    return order
+
+
 def target_request(stack: Stack, target: str) -> tuple[str, dict[str, str]]:
     creds = stack.credentials
     if target == "gateway":
         return stack.gateway_url + GATEWAY_PATH, {"Authorization": f"Bearer {creds.bearer()}"}
+    if target in VARIANTS:
+        url = f"{stack.gateway_url}/api/v1/{VARIANTS[target][0]}/hello"
+        return url, {"Authorization": f"Bearer {creds.bearer()}"}
     if target == "gateway-apikey":
         return stack.gateway_url + GATEWAY_PATH, {"X-API-Key": creds.api_key}
     if target == "uvicorn":
@@ -552,12 +597,11 @@ def report(
     for column in ("target", "clients", "ok", "errors", "p50", "p99", "mean", "max", "req/s"):
         table.add_column(column, justify="left" if column == "target" else "right")
     for level in (1, args.concurrency):
-        for target in targets:
-            r = results.get((target, level))
-            if r is None:
+        for (label, at), r in results.items():
+            if at != level:
                 continue
             table.add_row(
-                target,
+                label,
                 str(level),
                 str(r.ok),
                 str(r.errors + r.warmup_errors),
@@ -582,6 +626,8 @@ def report(
             f"gateway vs uvicorn: p50 at 1 client +{gw_seq.p50_ms - uv_seq.p50_ms:.2f} ms; "
             f"req/s at {args.concurrency} clients {gw_conc.rps / uv_conc.rps:.0%} of uvicorn"
         )
+
+    telemetry_overhead(console, results, args)
 
     def verdict(run: RunResult | None, passed: bool) -> str:
         if run is None:
@@ -610,6 +656,42 @@ def report(
 # --------------------------------------------------------------------------------------------
 
 
+def telemetry_overhead(
+    console: Any, results: dict[tuple[str, int], RunResult], args: argparse.Namespace
+) -> None:
+    """Tracing and metrics on (``gateway``: 10 % sampled; ``gateway-traced-all``) minus off
+    (``gateway-untraced``), per round."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title="Tracing + metrics on vs off, same run (on minus off)", box=box.ASCII)
+    for column in ("on", "clients", "round", "p50 added ms", "p99 added ms", "req/s change"):
+        table.add_column(column, justify="right")
+    rows = 0
+    for traced in ("gateway", "gateway-traced-all"):
+        for level in (1, args.concurrency):
+            for round_no in range(1, args.rounds + 1):
+                on = results.get((round_label(traced, round_no), level))
+                off = results.get((round_label("gateway-untraced", round_no), level))
+                if on is None or off is None:
+                    continue
+                rows += 1
+                table.add_row(
+                    "10 % sampled" if traced == "gateway" else "all sampled",
+                    str(level),
+                    str(round_no),
+                    f"{on.p50_ms - off.p50_ms:+.3f}",
+                    f"{on.p99_ms - off.p99_ms:+.3f}",
+                    f"{on.rps / off.rps - 1:+.1%}",
+                )
+    if rows:
+        console.print(table)
+        console.print(
+            "  (rounds alternate which side runs first; their spread is the noise floor of a "
+            "difference on this machine)"
+        )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark an authenticated module call: Ray Serve gateway vs plain uvicorn."
@@ -620,9 +702,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests per run")
     parser.add_argument(
         "--only",
-        choices=(*TARGETS, "all"),
+        choices=(*TARGETS, "telemetry", "all"),
         default="all",
-        help="measure one target (the whole stack still starts: the tenant signs up through it)",
+        help="measure one target, or `telemetry` for the tracing on/off pair only (the whole "
+        "stack still starts: the tenant signs up through it)",
     )
     parser.add_argument(
         "--proxy",
@@ -630,9 +713,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="haproxy",
         help="Serve ingress: HAProxy (what `liftos up` runs) or Ray's default Python proxy",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="times the telemetry variants (gateway, gateway-traced-all, gateway-untraced) run "
+        "per level",
+    )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("requests_seq", "requests_conc", "concurrency"):
+    for name in ("requests_seq", "requests_conc", "concurrency", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
@@ -645,9 +735,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.client:
         return client_main()
 
-    targets = list(TARGETS) if args.only == "all" else [args.only]
+    targets = {"all": list(TARGETS), "telemetry": list(PAIRED)}.get(args.only, [args.only])
     levels = [(1, args.requests_seq), (args.concurrency, args.requests_conc)]
-    total = len(targets) * sum(n + args.warmup for _, n in levels) + 100
+    total = len(run_order(targets, args.rounds)) * sum(n + args.warmup for _, n in levels) + 100
     started = time.monotonic()
 
     def log(message: str) -> None:
@@ -665,10 +755,10 @@ def main(argv: list[str] | None = None) -> int:
             # Per level, the targets run back to back with the same client and the same
             # background (the Ray cluster is up during the uvicorn runs too), so they compare.
             for level, requests in levels:
-                for target in targets:
+                for label, target in run_order(targets, args.rounds):
                     url, headers = target_request(stack, target)
-                    log(f"{target}: {requests} requests at {level} client(s)")
-                    results[(target, level)] = run_client(
+                    log(f"{label}: {requests} requests at {level} client(s)")
+                    results[(label, level)] = run_client(
                         ClientSpec(url, headers, requests, args.warmup, level)
                     )
             from cluster import serving

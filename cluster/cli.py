@@ -161,6 +161,53 @@ def status() -> None:
                 str(replicas),
             )
     console.print(apps)
+    _print_figures(ray.nodes())
+
+
+def _print_figures(nodes: list[dict[str, object]]) -> None:
+    """Key figures since the cluster started, from every live node's Prometheus endpoint."""
+    import httpx
+
+    from cluster import metrics_report
+
+    texts = []
+    for node in nodes:
+        if node.get("Alive") and node.get("MetricsExportPort"):
+            url = f"http://{node['NodeManagerAddress']}:{node['MetricsExportPort']}/metrics"
+            try:
+                texts.append(httpx.get(url, timeout=5).text)
+            except httpx.HTTPError as exc:
+                console.print(f"metrics: {url} unreachable ({exc})")
+    got = metrics_report.figures(metrics_report.parse(texts))
+    if not got.services and not got.jobs_finished and not got.jobs_in_flight:
+        console.print("metrics: nothing recorded yet (Ray exports them every few seconds)")
+        return
+    table = Table(title="Requests since start")
+    for column in ("service", "requests", "4xx", "5xx", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    for name, svc in sorted(got.services.items()):
+        table.add_row(
+            name,
+            f"{svc.requests:,.0f}",
+            f"{svc.client_errors:,.0f}",
+            f"{svc.server_errors:,.0f}",
+            f"{svc.quantile(0.5) * 1000:.1f}",
+            f"{svc.quantile(0.99) * 1000:.1f}",
+        )
+    console.print(table)
+    jobs = Table(title="Jobs")
+    for column in ("kind", "in flight", "finished", "mean s"):
+        jobs.add_column(column, justify="left" if column == "kind" else "right")
+    for kind in sorted({*got.jobs_in_flight, *got.jobs_finished}):
+        done = got.jobs_finished.get(kind, 0.0)
+        mean = got.job_seconds.get(kind, 0.0) / done if done else float("nan")
+        jobs.add_row(kind, f"{got.jobs_in_flight.get(kind, 0):.0f}", f"{done:.0f}", f"{mean:.1f}")
+    console.print(jobs)
+    console.print(
+        f"memory shards: {got.shard_memories:,.0f} memories loaded, "
+        f"{got.shard_index_bytes / 2**20:,.1f} MiB of indexes; "
+        f"LLM: {got.llm_tokens:,.0f} tokens, ${got.llm_cost_usd:,.4f}"
+    )
 
 
 @app.command()

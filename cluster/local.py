@@ -99,6 +99,15 @@ def service_env(settings: Settings, urls: StateUrls) -> dict[str, str]:
         # HAProxy forwards straight into the replica owning a route: one hop per request.
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
     }
+    if "LIFTOS_OTEL_EXPORTER" not in os.environ and settings.env == "dev":
+        # Traces are on locally, in a file (<state_dir>/traces.jsonl, rotated at 20 MiB) rather
+        # than the console the replicas log to; production points OTLP at its collector.
+        env["LIFTOS_OTEL_EXPORTER"] = "file"
+        # Low volume: one new trace in ten. A request sent with a sampled `traceparent` is
+        # always recorded, with everything it causes (the sampler follows the caller).
+        env.setdefault(
+            "LIFTOS_OTEL_SAMPLE_RATIO", os.environ.get("LIFTOS_OTEL_SAMPLE_RATIO", "0.1")
+        )
     if "LIFTOS_JWT_KEYS" not in os.environ and settings.env == "dev":
         keys = dev_jwt_keys(settings)
         env["LIFTOS_JWT_KEYS"] = keys
@@ -147,6 +156,7 @@ def start_ray_head(settings: Settings, env: dict[str, str]) -> None:
         f"--dashboard-agent-listen-port={settings.ray_dashboard_agent_port}",
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={settings.dashboard_port}",
+        f"--metrics-export-port={settings.ray_metrics_port}",
         f"--num-cpus={settings.ray_num_cpus or max(os.cpu_count() or 1, 4)}",
         "--disable-usage-stats",
     ]

@@ -109,8 +109,19 @@ class Settings(BaseSettings):
     # API keys and module registrations are re-read from PostgreSQL at most this often per replica.
     auth_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=300)
 
-    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    # Traces: `none` (context still propagates), `console`, `file` (JSON Lines at otel_file,
+    # default <state_dir>/traces.jsonl; what `liftos up` uses) or `otlp` (OTEL_EXPORTER_OTLP_*).
+    otel_exporter: Literal["none", "console", "file", "otlp"] = "none"
     otel_service_name: str = "liftos"
+    # Share of new traces recorded; a request continuing a caller's trace follows its decision.
+    otel_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    otel_file: Path | None = None
+    # Request, job, shard and LLM metrics through Ray's metrics API (cluster/metrics.py); each
+    # process names at most this many orgs in labels, the rest as "other".
+    metrics_enabled: bool = True
+    metrics_org_label_limit: int = Field(default=20, ge=0, le=1000)
+    # Ray's Prometheus endpoint on the local head (the dashboard's Grafana and `liftos status`).
+    ray_metrics_port: int = Field(default=8266, ge=1, le=65535)
 
     module_request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
@@ -320,6 +331,10 @@ class Settings(BaseSettings):
     @property
     def memory_data_path(self) -> Path:
         return (self.memory_data_dir or self.state_dir / "memory").expanduser().resolve()
+
+    @property
+    def otel_file_path(self) -> Path:
+        return (self.otel_file or self.state_dir / "traces.jsonl").expanduser().resolve()
 
     @property
     def jwt_secret_map(self) -> dict[str, str]:

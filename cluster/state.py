@@ -57,7 +57,7 @@ _APP_TABLES_DML = (
     "billing_usage",
 )
 # History is evidence: the app may add versions but never rewrite them.
-_APP_TABLES_APPEND_ONLY = ("audit_log", "memory_versions")
+_APP_TABLES_APPEND_ONLY = ("audit_log", "memory_versions", "billing_usage_flushes")
 _MIGRATION_LOCK_KEY = 0x4C494654  # "LIFT": one migrator at a time across replicas
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

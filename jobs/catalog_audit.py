@@ -23,6 +23,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import ray  # after the auth mode: Ray reads it at import
 
+from cluster import telemetry
 from cluster.repositories import surfacing as repo
 from cluster.settings import Settings, get_settings
 from cluster.state import Database
@@ -108,7 +109,7 @@ def _lifecycle(db: Database, settings: Settings) -> Lifecycle:
 
     return Lifecycle(
         submit=lambda item: run_audit_task.options(**options).remote(
-            str(item.org_id), str(item.job_id)
+            str(item.org_id), str(item.job_id), telemetry.trace_carrier()
         ),
         succeeded=lambda item, value: str(item.job_id) if value else None,
         fail=lambda item, message: repo.fail_audit(db, **ids(item), error=message),
@@ -122,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = get_settings()
     ray.init(address=os.environ.get("RAY_ADDRESS") or settings.ray_address or "auto")
-    items = asyncio.run(run(args, settings))
+    # One trace for the whole job: every task it submits continues it.
+    with telemetry.continue_trace("jobs.catalog_audit", None, settings=settings):
+        items = asyncio.run(run(args, settings))
+    telemetry.flush()
     print_table(items, target="catalog", result="audit")
     return exit_code(items)
 

@@ -28,6 +28,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import ray  # after the auth mode: Ray reads it at import
 
+from cluster import telemetry
 from cluster.repositories import billing
 from cluster.repositories import causal as repo
 from cluster.settings import Settings, get_settings
@@ -128,7 +129,7 @@ def _lifecycle(db: Database, settings: Settings) -> Lifecycle:
 
     return Lifecycle(
         submit=lambda item: run_analysis_job.options(**options).remote(
-            str(item.org_id), str(item.job_id)
+            str(item.org_id), str(item.job_id), telemetry.trace_carrier()
         ),
         succeeded=lambda item, value: str(value) if value is not None else None,
         fail=lambda item, message: repo.fail_job(db, **ids(item), error=message),
@@ -142,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = get_settings()
     ray.init(address=os.environ.get("RAY_ADDRESS") or settings.ray_address or "auto")
-    items = asyncio.run(run(args, settings))
+    # One trace for the whole job: every task it submits continues it.
+    with telemetry.continue_trace("jobs.mmm_backfill", None, settings=settings):
+        items = asyncio.run(run(args, settings))
+    telemetry.flush()
     print_table(items, target="dataset", result="model")
     return exit_code(items)
 

@@ -525,6 +525,10 @@ class MemoryShard:
             )
         return sorted(result, key=lambda c: (-c.size, c.label))
 
+    def index_bytes(self) -> int:
+        """Bytes of the in-memory dense and keyword indexes (cheap: no graph scan)."""
+        return self._dense.memory_bytes() + self._keyword.memory_bytes()
+
     def stats(self) -> ShardStats:
         graph = self._graph.stats()
         return ShardStats(

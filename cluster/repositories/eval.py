@@ -272,8 +272,11 @@ async def complete_run(
     report: str | None = None,
 ) -> bool:
     async with db.tenant(org_id) as conn:
+        # Recounted here: each provider's worker counts the results when it writes a batch,
+        # and two batches committing at once can each miss the other's rows.
         status = await conn.execute(
             "UPDATE eval_runs SET status = 'succeeded', stage = 'done', progress = 1, "
+            "cases_done = (SELECT count(*) FROM eval_results WHERE run_id = $1), "
             "summary = $2, report = $3, finished_at = now() "
             "WHERE id = $1 AND status = 'running'",
             run_id,

@@ -8,6 +8,7 @@ only ever see plaintext records.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from cluster.encryption import generate_key, seal, unseal, unwrap_data_key, wrap_data_key
+from cluster.repositories.billing import Metered, QuotaExceededError
 from cluster.state import Database
 
 # Strings are stored as their UTF-8 bytes; anything else as JSON, flagged so it reads back as the
@@ -90,10 +92,56 @@ async def data_key(db: Database, *, org_id: uuid.UUID, master_key: bytes) -> byt
     return unwrap_data_key(wrapped, master_key=master_key, org_id=org_id)
 
 
+# The ``memory_bytes`` level: what the org's live memories occupy (sealed content, which is
+# the plaintext plus a 16-byte tag, and the metadata as text). History and deleted rows are not
+# counted.
+_STORED_BYTES = (
+    "SELECT coalesce(sum(octet_length(content_ciphertext) + octet_length(metadata::text)), 0) "
+    "FROM memory_records WHERE org_id = $1 AND deleted_at IS NULL"
+)
+
+
+async def stored_bytes(db: Database, *, org_id: uuid.UUID) -> int:
+    """The ``memory_bytes`` meter of the org now."""
+    async with db.tenant(org_id) as conn:
+        return int(await conn.fetchval(_STORED_BYTES, org_id))
+
+
+async def _lock_level(conn: asyncpg.Connection, org_id: uuid.UUID, quota: Metered | None) -> int:
+    """With a ``memory_bytes`` limit: serialise the org's growing writes (two of them cannot
+    both take the last bytes) and return the level before this one."""
+    if quota is None or quota.limit is None:
+        return 0
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text || ':memory_bytes', 0))",
+        org_id,
+    )
+    return int(await conn.fetchval(_STORED_BYTES, org_id))
+
+
+async def _check_level(
+    conn: asyncpg.Connection, org_id: uuid.UUID, quota: Metered | None, before: int
+) -> None:
+    """Refuse (rolling the write back) what took the level past the quota."""
+    if quota is None or quota.limit is None:
+        return
+    after = int(await conn.fetchval(_STORED_BYTES, org_id))
+    if after > before and after > quota.limit + 1e-9:
+        raise QuotaExceededError(dataclasses.replace(quota, quantity=after - before), before)
+
+
 async def store_memories(
-    db: Database, *, org_id: uuid.UUID, items: Sequence[NewMemory], key: bytes
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    items: Sequence[NewMemory],
+    key: bytes,
+    quota: Metered | None = None,
 ) -> list[MemoryRecord]:
-    """Insert ``items`` in one transaction (all or none); records come back in input order."""
+    """Insert ``items`` in one transaction (all or none); records come back in input order.
+
+    ``quota``: the org's ``memory_bytes`` limit; a batch that would take the stored bytes past
+    it raises :class:`QuotaExceededError` and stores nothing."""
     if not items:
         return []
     rows_in = []
@@ -103,6 +151,7 @@ async def store_memories(
             (item.memory_type, ciphertext, nonce, is_json, dict(item.metadata), item.event_at)
         )
     async with db.tenant(org_id) as conn:
+        before = await _lock_level(conn, org_id, quota)
         # One statement for the batch; WITH ORDINALITY keeps RETURNING in input order.
         rows = await conn.fetch(
             "INSERT INTO memory_records (org_id, memory_type, content_ciphertext, content_nonce, "
@@ -120,6 +169,7 @@ async def store_memories(
             [r[4] for r in rows_in],
             [r[5] for r in rows_in],
         )
+        await _check_level(conn, org_id, quota, before)
     records = sorted((_record(r, key=key) for r in rows), key=lambda record: record.id)
     return records
 
@@ -146,13 +196,16 @@ async def update_memory(
     content: MemoryContent | None = None,
     metadata: Mapping[str, Any] | None = None,
     event_at: datetime | None = None,
+    quota: Metered | None = None,
 ) -> MemoryRecord | None:
     """Replace the given fields as a new version; the previous one moves to the history.
 
     ``None`` leaves a field as it is. Returns the new record, or ``None`` when there is no live
-    memory with this id in this org.
+    memory with this id in this org. ``quota`` as for :func:`store_memories` (an update that
+    grows the stored bytes past it is refused).
     """
     async with db.tenant(org_id) as conn:
+        before = await _lock_level(conn, org_id, quota)
         # FOR UPDATE: two concurrent updates must not both archive the same version.
         current = await conn.fetchrow(
             "SELECT version, content_ciphertext, content_nonce, content_is_json, metadata, "
@@ -197,6 +250,7 @@ async def update_memory(
             dict(metadata) if metadata is not None else None,
             event_at,
         )
+        await _check_level(conn, org_id, quota, before)
     return _record(row, key=key)
 
 

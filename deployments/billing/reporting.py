@@ -8,6 +8,9 @@ sends the same snapshot under the same identifier next time, which the meter kee
 that dies before sends it for the first time. The meters must exist in Stripe with the event
 names ``liftos_<meter>`` (docs/billing.md).
 
+Each round first flushes the ``api_calls`` counted in Redis to PostgreSQL
+(``cluster.usage_counter.flush``, exactly once per count), then reports.
+
 Runs as a Ray task (:func:`report_usage_task`) every ``LIFTOS_BILLING_REPORT_INTERVAL_SECONDS``,
 started by whichever gateway replica holds the round's Redis lock.
 """
@@ -20,9 +23,10 @@ from dataclasses import dataclass
 
 import ray
 
+from cluster import usage_counter
 from cluster.repositories import billing as repo
 from cluster.settings import Settings, get_settings
-from cluster.state import Database
+from cluster.state import Database, connect_redis
 from deployments.billing.service import gateway_of
 from deployments.billing.stripe_gateway import StripeGateway, StripeUnavailableError
 from deployments.common.runtime import Runtime
@@ -75,6 +79,15 @@ async def run(settings: Settings) -> ReportRound:
         raise RuntimeError("DATABASE_URL is not set in the reporting worker")
     db = await Database.connect(settings.database_url, min_size=1, max_size=2)
     try:
+        if settings.redis_url:
+            redis = connect_redis(settings.redis_url)
+            try:
+                flushed = await usage_counter.flush(db, redis)
+                log.info("api_calls flushed: %s", flushed)
+            finally:
+                await redis.aclose()
+        else:
+            log.warning("REDIS_URL is not set in the reporting worker: api_calls not flushed")
         return await report_once(db, gateway_of(settings))
     finally:
         await db.close()

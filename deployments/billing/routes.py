@@ -10,8 +10,10 @@ import uuid
 
 from fastapi import APIRouter, Depends, Request
 
+from cluster import usage_counter
 from cluster.repositories import auth as auth_repo
 from cluster.repositories import billing as repo
+from cluster.repositories import memory as memory_repo
 from deployments.billing import quotas, service
 from deployments.billing.schemas import (
     MeterUsageOut,
@@ -27,7 +29,7 @@ from deployments.billing.stripe_gateway import StripeGateway
 from deployments.common.principal import Principal
 from deployments.common.security import require, runtime_of
 from engine.auth.rbac import Permission
-from engine.billing.plans import METERS
+from engine.billing.plans import LEVEL_METERS, METERS
 
 router = APIRouter(prefix="/billing", tags=["billing"])
 
@@ -104,16 +106,27 @@ async def subscription(
 async def usage(
     request: Request, principal: Principal = Depends(require(Permission.BILLING_READ))
 ) -> UsageOut:
-    """This month's usage per meter against the plan's quota."""
+    """This month's usage per meter against the plan's quota. ``api_calls`` includes the calls
+    counted in Redis and not yet flushed to PostgreSQL; ``memory_bytes`` is the level now."""
     runtime = runtime_of(request)
     settings = runtime.settings
-    plan_name = await quotas.current_plan(runtime, org_id=principal.org_id)
+    org_id = principal.org_id
+    plan_name = await quotas.current_plan(runtime, org_id=org_id)
     plan = settings.billing_plans.get(plan_name)
-    rows = {r.meter: r for r in await repo.usage(runtime.db, org_id=principal.org_id)}
+    period = repo.current_period()
+    rows = {r.meter: r for r in await repo.usage(runtime.db, org_id=org_id, period=period)}
+    live = {
+        usage_counter.METER: float(await usage_counter.pending(runtime.redis, org_id, period)),
+        "memory_bytes": float(await memory_repo.stored_bytes(runtime.db, org_id=org_id)),
+    }
     meters = []
     for meter in METERS:
         row = rows.get(meter)
         used = row.quantity if row else 0.0
+        if meter in LEVEL_METERS:
+            used = live[meter]
+        elif meter in live:
+            used += live[meter]
         quota = plan.quota(meter) if plan else None
         meters.append(
             MeterUsageOut(

@@ -21,6 +21,7 @@ from typing import Any
 
 import ray
 
+from cluster import telemetry
 from cluster.repositories import causal as repo
 from cluster.repositories import jobs
 from cluster.settings import Settings, get_settings
@@ -59,9 +60,17 @@ def task_options(settings: Settings) -> dict[str, Any]:
 
 
 @ray.remote  # type: ignore[untyped-decorator]  # ray ships no stubs
-def run_analysis_job(org_id: str, job_id: str) -> str | None:
+def run_analysis_job(org_id: str, job_id: str, trace: dict[str, str] | None = None) -> str | None:
     """Run one queued job to its end; returns the model id (``None`` if it failed)."""
-    return asyncio.run(execute_job(get_settings(), uuid.UUID(org_id), uuid.UUID(job_id)))
+    settings = get_settings()
+    attributes = {"liftos.org_id": org_id, "liftos.job_id": job_id}
+    try:
+        with telemetry.continue_trace(
+            "causal.fit", trace, attributes=attributes, settings=settings
+        ):
+            return asyncio.run(execute_job(settings, uuid.UUID(org_id), uuid.UUID(job_id)))
+    finally:
+        telemetry.flush()
 
 
 async def execute_job(settings: Settings, org_id: uuid.UUID, job_id: uuid.UUID) -> str | None:
@@ -156,7 +165,7 @@ class RayJobRunner:
         self, runtime: Runtime, *, org_id: uuid.UUID, job_id: uuid.UUID
     ) -> asyncio.Task[None]:
         ref = run_analysis_job.options(**task_options(runtime.settings)).remote(
-            str(org_id), str(job_id)
+            str(org_id), str(job_id), telemetry.trace_carrier()
         )
 
         return watch(

@@ -58,6 +58,10 @@ def create_service_app(
         version=API_VERSION,
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # One server span per request. FastAPI's per-operation spans (dependencies, endpoint,
+        # serialization) would add three more to every request: measured, they cost more than
+        # the server span itself (bench/gateway.py), and the ingress already tags what matters.
+        telemetry={"operation_spans": False},
     )
     install_error_handlers(app)
     for router in routers:

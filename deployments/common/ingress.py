@@ -3,6 +3,8 @@
 A pure ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware on the hot path) that
 - assigns the request id (a sane incoming ``X-Request-ID`` is kept) and returns it as a header,
 - tags the server span (opened by FastAPI, continuing the caller's W3C trace context),
+- records the request's count and latency by route template, status class and org
+  (cluster.metrics; off with ``LIFTOS_METRICS_ENABLED=false``),
 - appends an audit-log row for every mutating request whose org is known, and for reads of
   sensitive objects (routes that depend on ``security.audited_read``).
 Authentication and rate limits are the ``require`` dependency (deployments.common.security).
@@ -12,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from typing import Any
 
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cluster.metrics import RequestMetrics
 from cluster.repositories import audit as audit_repo
 
 log = logging.getLogger(__name__)
@@ -35,11 +39,15 @@ class IngressMiddleware:
         # Ray Serve's own request-id middleware wraps the app and adds the response header (with
         # the id we read from the scope); adding it here too would send it twice.
         self._add_header = not behind_serve
+        # Decided on the first request, from the settings of the runtime the lifespan started.
+        self._metrics: RequestMetrics | None = None
+        self._metrics_decided = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         incoming = next(
             (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == _REQUEST_ID_KEY), ""
         )
@@ -50,9 +58,17 @@ class IngressMiddleware:
         status_holder = [500]
         request_id_bytes = request_id.encode()
 
+        span = trace.get_current_span()
+        recording = span.is_recording()
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
+                # Now, not after the app returns: the server span ends with the response.
+                principal = state.get("principal")
+                if recording and principal is not None:
+                    span.set_attribute("liftos.org_id", str(principal.org_id))
+                    span.set_attribute("liftos.principal_type", principal.kind)
                 if self._add_header:
                     message["headers"] = [
                         *message.get("headers", []),
@@ -62,8 +78,6 @@ class IngressMiddleware:
 
         # FastAPI's native OpenTelemetry support opens the server span (continuing the caller's
         # traceparent) around this middleware; we only add what LiftOS knows about the request.
-        span = trace.get_current_span()
-        recording = span.is_recording()
         if recording:
             span.set_attribute("liftos.service", self.service)
             span.set_attribute("liftos.request_id", request_id)
@@ -71,11 +85,32 @@ class IngressMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             principal = state.get("principal")
-            if recording and principal is not None:
-                span.set_attribute("liftos.org_id", str(principal.org_id))
-                span.set_attribute("liftos.principal_type", principal.kind)
+            metrics = self._metrics if self._metrics_decided else self._metrics_for(scope)
+            if metrics is not None:
+                route = getattr(scope.get("route"), "path_format", None)
+                metrics.record(
+                    route=f"{scope.get('root_path', '')}{route}" if route else "unmatched",
+                    method=method,
+                    status=status_holder[0],
+                    org_id=principal.org_id if principal is not None else None,
+                    seconds=time.perf_counter() - started,
+                )
             if method in _MUTATING or state.get("audit_read"):
                 await self._audit(scope, state, status_holder[0], request_id)
+
+    def _metrics_for(self, scope: Scope) -> RequestMetrics | None:
+        app = scope.get("app")
+        runtime = getattr(app.state, "runtime", None) if app is not None else None
+        if runtime is None:
+            return None  # not started yet: decide on a later request
+        settings = runtime.settings
+        self._metrics_decided = True
+        self._metrics = (
+            RequestMetrics(self.service, org_label_limit=settings.metrics_org_label_limit)
+            if settings.metrics_enabled
+            else None
+        )
+        return self._metrics
 
     async def _audit(self, scope: Scope, state: dict[str, Any], status: int, rid: str) -> None:
         principal = state.get("principal")

@@ -8,18 +8,18 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Generic, TypeVar
 
 import httpx
 import redis.asyncio as aioredis
 
+from cluster import telemetry
 from cluster.guard import RequestGuard
 from cluster.repositories import auth as auth_repo
 from cluster.repositories import modules as modules_repo
 from cluster.settings import Settings
 from cluster.state import Database, apply_migrations, connect_redis
-from cluster.telemetry import configure_tracing
 from deployments.common.principal import Principal
 from engine.auth.passwords import Argon2Params, PasswordHasher
 from engine.auth.tokens import TokenService
@@ -86,6 +86,11 @@ class Runtime:
     # Each org's current plan, re-read at most this often: a plan a Stripe webhook changes
     # takes effect within the TTL, not when the caller's token next refreshes.
     org_plans: TtlCache[uuid.UUID, str | None] = field(default_factory=lambda: TtlCache(5.0))
+    # The ``api_calls`` PostgreSQL holds per (org, month), re-read at most this often: the
+    # quota check adds the live Redis count to it (deployments.common.security).
+    api_call_usage: TtlCache[tuple[uuid.UUID, date], float] = field(
+        default_factory=lambda: TtlCache(5.0)
+    )
     # Verified access tokens by their exact string (see security._principal_from_jwt).
     verified_tokens: dict[str, Principal] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -98,10 +103,7 @@ class Runtime:
                 "DATABASE_URL and REDIS_URL must be set for a LiftOS service; "
                 "`liftos up` sets them for the local cluster"
             )
-        configure_tracing(
-            exporter=settings.otel_exporter,
-            service_name=f"{settings.otel_service_name}-{service_name}",
-        )
+        telemetry.configure_from(settings, component=service_name)
         if settings.database_migration_url:
             await apply_migrations(
                 settings.database_migration_url, app_role=settings.database_app_role

@@ -14,6 +14,7 @@ anonymous.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,15 +24,20 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from cluster import usage_counter
 from cluster.repositories import auth as auth_repo
+from cluster.repositories import billing as billing_repo
 from cluster.settings import Settings
 from deployments.common.client_address import client_key
-from deployments.common.errors import ApiError
+from deployments.common.errors import ApiError, quota_exceeded
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime
 from engine.auth.rbac import Permission, Role, has_permission
 from engine.auth.tokens import TokenError, parse_api_key, verify_secret
+from engine.billing.plans import upgrade_for
 from engine.ratelimit import RateLimit, RatePlan, retry_after_seconds
+
+log = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "lft_"
 PERMISSION_ATTRIBUTE = "__liftos_permission__"
@@ -166,7 +172,54 @@ async def authenticate(
             f"rate limit of plan '{plan.name}' exceeded; retry in {wait} s",
             headers={"Retry-After": str(wait)},
         )
+    await _count_api_call(runtime, request, principal, plan_name)
     return principal
+
+
+# Routes an org over its ``api_calls`` quota may still call (counted, never refused), so that
+# it can see its usage, sign in and upgrade.
+_QUOTA_EXEMPT_PREFIXES = ("/billing", "/auth")
+_API_CALLS = usage_counter.METER
+
+
+async def _count_api_call(
+    runtime: Runtime, request: Request, principal: Principal, plan_name: str
+) -> None:
+    """Count the request in the org's ``api_calls`` (Redis only, one round trip) and, with
+    billing on and a quota on the plan, refuse it (402) once the month's calls are used up.
+
+    What PostgreSQL holds of the month is cached per replica for a few seconds
+    (``Runtime.api_call_usage``), so enforcement can lag a flush by that long; the Redis count
+    itself is exact. A failure of the counter is logged and the request is served."""
+    settings = runtime.settings
+    plan = settings.billing_plans.get(plan_name) if settings.billing_enabled else None
+    limit = plan.quota(_API_CALLS) if plan is not None else None
+    if limit is not None and request.url.path.startswith(_QUOTA_EXEMPT_PREFIXES):
+        limit = None
+    try:
+        allowance = None
+        if limit is not None:
+            period = usage_counter.period_now()
+
+            async def flushed() -> float:
+                used = await billing_repo.used(
+                    runtime.db, org_id=principal.org_id, meters=[_API_CALLS], period=period
+                )
+                return used[_API_CALLS]
+
+            allowance = limit - await runtime.api_call_usage.get(
+                (principal.org_id, period), flushed
+            )
+        counted = await usage_counter.count(runtime.redis, principal.org_id, allowance=allowance)
+    except Exception:
+        log.warning("api_calls of org %s not counted", principal.org_id, exc_info=True)
+        return
+    if counted is None and plan is not None and limit is not None:
+        better = upgrade_for(settings.billing_plans, plan, _API_CALLS, limit + 1)
+        metered = billing_repo.Metered(
+            _API_CALLS, 1, limit, plan=plan.name, upgrade=better.name if better else None
+        )
+        raise quota_exceeded(billing_repo.QuotaExceededError(metered, used=limit))
 
 
 def _insist(principal: Principal, permission: Permission) -> Principal:

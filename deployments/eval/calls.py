@@ -84,7 +84,5 @@ class Caller:
             self.runtime, self.pool, org_id=self.org_id, principal=self.principal, command=command
         )
         row = await llm.Generator(self.runtime, prepared).run(0)
-        (stored,) = await llm_repo.insert_generations(
-            self.runtime.db, org_id=self.org_id, rows=[row]
-        )
+        (stored,) = await llm.store_generations(self.runtime, org_id=self.org_id, rows=[row])
         return stored

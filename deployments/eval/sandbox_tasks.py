@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from cluster import telemetry
 from cluster.repositories import eval as repo
 from cluster.repositories import modules as modules_repo
 from cluster.settings import Settings, get_settings
@@ -37,8 +38,16 @@ _TRACE_EPISODES = 2000
 
 
 @ray.remote  # type: ignore[untyped-decorator]
-def run_sandbox_job(org_id: str, run_id: str) -> None:
-    asyncio.run(execute_sandbox(get_settings(), uuid.UUID(org_id), uuid.UUID(run_id)))
+def run_sandbox_job(org_id: str, run_id: str, trace: dict[str, str] | None = None) -> None:
+    settings = get_settings()
+    attributes = {"liftos.org_id": org_id, "liftos.run_id": run_id}
+    try:
+        with telemetry.continue_trace(
+            "eval.sandbox", trace, attributes=attributes, settings=settings
+        ):
+            asyncio.run(execute_sandbox(settings, uuid.UUID(org_id), uuid.UUID(run_id)))
+    finally:
+        telemetry.flush()
 
 
 async def execute_sandbox(settings: Settings, org_id: uuid.UUID, run_id: uuid.UUID) -> None:

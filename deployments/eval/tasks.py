@@ -28,6 +28,7 @@ from typing import Any
 
 import ray
 
+from cluster import telemetry
 from cluster.repositories import eval as repo
 from cluster.repositories import jobs
 from cluster.repositories import llm as llm_repo
@@ -90,6 +91,7 @@ def _worker(settings: Settings, index: int) -> Any:
 class EvalWorker:
     def __init__(self) -> None:
         self._settings = get_settings()
+        telemetry.configure_from(self._settings, component="eval-worker")
         self._runtime: Runtime | None = None
         self._starting = asyncio.Lock()
         self._pool = AdapterPool()
@@ -104,27 +106,41 @@ class EvalWorker:
     async def warm(self) -> None:
         await self._ready()
 
-    async def coordinate(self, org_id: str, run_id: str) -> None:
+    async def coordinate(
+        self, org_id: str, run_id: str, trace: dict[str, str] | None = None
+    ) -> None:
         """Run one queued evaluation to its end."""
         runtime = await self._ready()
         org, run = uuid.UUID(org_id), uuid.UUID(run_id)
-        if not await repo.start_run(runtime.db, org_id=org, run_id=run):
-            return
-        try:
-            await _evaluate(runtime, org, run)
-        except Exception as exc:
-            log.exception("eval run %s failed", run_id)
-            await repo.fail_run(runtime.db, org_id=org, run_id=run, error=error_text(exc))
+        attributes = {"liftos.org_id": org_id, "liftos.run_id": run_id}
+        with telemetry.continue_trace("eval.run", trace, attributes=attributes):
+            if not await repo.start_run(runtime.db, org_id=org, run_id=run):
+                return
+            try:
+                await _evaluate(runtime, org, run)
+            except Exception as exc:
+                log.exception("eval run %s failed", run_id)
+                await repo.fail_run(runtime.db, org_id=org, run_id=run, error=error_text(exc))
+        telemetry.flush()
 
-    async def run_cases(self, org_id: str, run_id: str, provider: str, models: list[str]) -> int:
+    async def run_cases(
+        self,
+        org_id: str,
+        run_id: str,
+        provider: str,
+        models: list[str],
+        trace: dict[str, str] | None = None,
+    ) -> int:
         """One provider's models x every case of the run; returns how many cases failed."""
         runtime = await self._ready()
         limit = self._limits.setdefault(
             provider, asyncio.Semaphore(self._settings.eval_provider_concurrency)
         )
-        return await execute_cases(
-            runtime, self._pool, limit, uuid.UUID(org_id), uuid.UUID(run_id), models
-        )
+        attributes = {"liftos.run_id": run_id, "liftos.provider": provider}
+        with telemetry.continue_trace("eval.cases", trace, attributes=attributes):
+            return await execute_cases(
+                runtime, self._pool, limit, uuid.UUID(org_id), uuid.UUID(run_id), models
+            )
 
 
 async def execute_cases(
@@ -179,7 +195,7 @@ async def _evaluate(runtime: Runtime, org_id: uuid.UUID, run_id: uuid.UUID) -> N
     started = time.perf_counter()
     refs = [
         worker(runtime.settings, provider).run_cases.remote(
-            str(org_id), str(run_id), provider, models
+            str(org_id), str(run_id), provider, models, telemetry.trace_carrier()
         )
         for provider, models in groups.items()
     ]
@@ -245,9 +261,11 @@ class RayRunRunner:
 
             ref = run_sandbox_job.options(
                 num_cpus=settings.eval_sandbox_num_cpus, max_retries=settings.eval_retries
-            ).remote(str(org_id), str(run_id))
+            ).remote(str(org_id), str(run_id), telemetry.trace_carrier())
         else:
-            ref = worker(settings, str(run_id)).coordinate.remote(str(org_id), str(run_id))
+            ref = worker(settings, str(run_id)).coordinate.remote(
+                str(org_id), str(run_id), telemetry.trace_carrier()
+            )
         return watch(
             runtime,
             ref,

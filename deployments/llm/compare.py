@@ -181,8 +181,8 @@ async def _run_model(
             errors.append(f"case {index}: {result.code}: {result.message}")
         elif isinstance(result, BaseException):
             raise result
-    stored = await repo.insert_generations(
-        runtime.db, org_id=org_id, rows=[r for r in rows if r is not None]
+    stored = await service.store_generations(
+        runtime, org_id=org_id, rows=[r for r in rows if r is not None]
     )
     by_id = {r.id: r for r in stored}
     return ModelRun(model, [by_id.get(r.id) if r else None for r in rows], errors)

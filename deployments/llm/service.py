@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from cluster import metrics
 from cluster.repositories import llm as repo
 from cluster.repositories import memory as memory_repo
 from deployments.billing import quotas
@@ -651,6 +652,25 @@ def budget_exceeded(breach: Breach) -> ApiError:
     )
 
 
+async def store_generations(
+    runtime: Runtime, *, org_id: uuid.UUID, rows: Sequence[repo.GenerationRow]
+) -> list[repo.GenerationRow]:
+    """Store generations (with their cost and usage) and count their tokens and cost in the
+    metrics once they are stored."""
+    stored = await repo.insert_generations(runtime.db, org_id=org_id, rows=rows)
+    metrics.llm_generations(
+        metrics.TokenUse(
+            provider=r.provider_kind,
+            model=r.model,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+            cost_usd=float(r.cost_usd),
+        )
+        for r in stored
+    )
+    return stored
+
+
 async def generate(runtime: Runtime, prepared: Prepared) -> list[repo.GenerationRow]:
     generator = Generator(runtime, prepared)
     results = await asyncio.gather(
@@ -658,7 +678,7 @@ async def generate(runtime: Runtime, prepared: Prepared) -> list[repo.Generation
     )
     rows = [r for r in results if isinstance(r, repo.GenerationRow)]
     failures = [r for r in results if isinstance(r, BaseException)]
-    stored = await repo.insert_generations(runtime.db, org_id=prepared.org_id, rows=rows)
+    stored = await store_generations(runtime, org_id=prepared.org_id, rows=rows)
     if failures and not stored:
         raise failures[0]
     if prepared.command.remember and stored:
@@ -669,7 +689,7 @@ async def generate(runtime: Runtime, prepared: Prepared) -> list[repo.Generation
 async def store_streamed(
     runtime: Runtime, prepared: Prepared, row: repo.GenerationRow
 ) -> repo.GenerationRow:
-    stored = await repo.insert_generations(runtime.db, org_id=prepared.org_id, rows=[row])
+    stored = await store_generations(runtime, org_id=prepared.org_id, rows=[row])
     if prepared.command.remember:
         runtime.spawn(remember(runtime, prepared.org_id, stored), what="content_generation memory")
     return stored[0]

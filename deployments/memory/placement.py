@@ -19,6 +19,7 @@ import ray
 import redis.asyncio as aioredis
 from ray.exceptions import GetTimeoutError, RayActorError
 
+from cluster import telemetry
 from cluster.repositories import memory as repo
 from cluster.settings import Settings
 from cluster.state import Database
@@ -127,7 +128,8 @@ class ShardPlacement:
             handle = await self._handle(index)
             try:
                 return await asyncio.wait_for(
-                    getattr(handle, method).remote(part, *args, **kwargs), timeout
+                    handle.traced.remote(method, telemetry.trace_carrier(), part, *args, **kwargs),
+                    timeout,
                 )
             except RayActorError:
                 # Gone for good (restarts used up or killed without restart): look it up or

@@ -18,6 +18,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from cluster.repositories import memory as repo
+from cluster.repositories.billing import Metered
+from deployments.billing import quotas
 from deployments.common.errors import ApiError, Problem, not_found
 from deployments.common.principal import Principal
 from deployments.common.runtime import Runtime, TtlCache
@@ -115,6 +117,13 @@ def _check_sizes(runtime: Runtime, contents: Sequence[tuple[str, Any]]) -> None:
         raise ApiError(422, "validation_error", f"{first}: {message}{more}", errors=problems)
 
 
+async def _memory_quota(runtime: Runtime, org_id: uuid.UUID, contents: Sequence[Any]) -> Metered:
+    """The org's ``memory_bytes`` quota for a write of ``contents`` (the repository refuses,
+    with a 402, a write that would take the stored bytes past it)."""
+    size = sum(content_bytes(c) for c in contents)
+    return await quotas.metered(runtime, org_id=org_id, meter="memory_bytes", quantity=size)
+
+
 def _new_memory(item: StoreRequest) -> repo.NewMemory:
     return repo.NewMemory(
         memory_type=item.memory_type,
@@ -137,7 +146,11 @@ async def store(
     _check_sizes(runtime, [("content", body.content)])
     key = await _data_key(request, principal.org_id)
     [record] = await repo.store_memories(
-        runtime.db, org_id=principal.org_id, items=[_new_memory(body)], key=key
+        runtime.db,
+        org_id=principal.org_id,
+        items=[_new_memory(body)],
+        key=key,
+        quota=await _memory_quota(runtime, principal.org_id, [body.content]),
     )
     await _placement(request).index(principal.org_id, [record])
     return memory_out(record)
@@ -159,6 +172,7 @@ async def store_batch(
         org_id=principal.org_id,
         items=[_new_memory(item) for item in body.items],
         key=key,
+        quota=await _memory_quota(runtime, principal.org_id, [i.content for i in body.items]),
     )
     await _placement(request).index(principal.org_id, records)
     return StoredBatch(ids=[r.id for r in records])
@@ -398,6 +412,9 @@ async def update_memory(
         content=body.content,
         metadata=body.metadata,
         event_at=body.event_at,
+        quota=await _memory_quota(
+            runtime, principal.org_id, [] if body.content is None else [body.content]
+        ),
     )
     if record is None:
         raise not_found("memory")

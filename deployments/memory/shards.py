@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cluster import metrics, telemetry
 from cluster.repositories import memory as repo
 from cluster.settings import Settings
 from cluster.state import Database
@@ -146,6 +147,10 @@ def shard_embedder(settings: Settings) -> MiniLMEmbedder | OnnxMiniLMEmbedder:
     )
 
 
+# Operations after which the shard's size gauges are set again.
+_WRITES = frozenset({"index", "remove", "reload"})
+
+
 class MemoryShardActor:
     """One memory shard. Run as a named Ray actor (:func:`actor_options`); every Serve replica
     finds it by name, so they all share it.
@@ -167,6 +172,25 @@ class MemoryShardActor:
         # A previous incarnation's files are stale: every part is rebuilt from PostgreSQL.
         self._data_dir = settings.memory_data_path / f"shard-{index}"
         shutil.rmtree(self._data_dir, ignore_errors=True)
+        telemetry.configure_from(settings, component="memory-shard")
+
+    async def traced(
+        self, method: str, trace: dict[str, str], part: TenantPart, *args: Any, **kwargs: Any
+    ) -> Any:
+        """``method`` on ``part``, as a span of the request that asked for it."""
+        if method.startswith("_") or method == "traced":
+            raise ValueError(f"not a shard operation: {method}")
+        attributes = {"liftos.shard": self._index, "liftos.partition": part.partition}
+        with telemetry.continue_trace(f"memory.shard.{method}", trace, attributes=attributes):
+            result = await getattr(self, method)(part, *args, **kwargs)
+        if method in _WRITES:
+            parts = list(self._parts.values())
+            metrics.memory_shard(
+                self._index,
+                memories=sum(len(p.records) for p in parts),
+                index_bytes=sum(p.shard.index_bytes() for p in parts),
+            )
+        return result
 
     # -- plumbing ---------------------------------------------------------------------------
 

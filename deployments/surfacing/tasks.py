@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from cluster import telemetry
 from cluster.repositories import jobs
 from cluster.repositories import surfacing as repo
 from cluster.settings import Settings, get_settings
@@ -53,9 +54,17 @@ def task_options(settings: Settings) -> dict[str, Any]:
 
 
 @ray.remote  # type: ignore[untyped-decorator]  # ray ships no stubs
-def run_audit_task(org_id: str, audit_id: str) -> bool:
+def run_audit_task(org_id: str, audit_id: str, trace: dict[str, str] | None = None) -> bool:
     """Run one queued audit to its end; True when it succeeded."""
-    return asyncio.run(execute_audit(get_settings(), uuid.UUID(org_id), uuid.UUID(audit_id)))
+    settings = get_settings()
+    attributes = {"liftos.org_id": org_id, "liftos.audit_id": audit_id}
+    try:
+        with telemetry.continue_trace(
+            "surfacing.audit", trace, attributes=attributes, settings=settings
+        ):
+            return asyncio.run(execute_audit(settings, uuid.UUID(org_id), uuid.UUID(audit_id)))
+    finally:
+        telemetry.flush()
 
 
 async def execute_audit(settings: Settings, org_id: uuid.UUID, audit_id: uuid.UUID) -> bool:
@@ -167,7 +176,7 @@ class RayAuditRunner:
         self, runtime: Runtime, *, org_id: uuid.UUID, audit_id: uuid.UUID
     ) -> asyncio.Task[None]:
         ref = run_audit_task.options(**task_options(runtime.settings)).remote(
-            str(org_id), str(audit_id)
+            str(org_id), str(audit_id), telemetry.trace_carrier()
         )
 
         return watch(

@@ -46,6 +46,7 @@ RATE_PLANS = {
     },
 }
 STARTER_PRICE = "price_liftos_starter_test"
+METERED_PRICE = "price_liftos_metered_test"
 PRO_PRICE = "price_liftos_pro_test"
 ENTERPRISE_PRICE = "price_liftos_enterprise_test"
 BILLING_PLANS = {
@@ -56,6 +57,13 @@ BILLING_PLANS = {
         "rate_plan": "free",
         "rank": 1,
         "quotas": {"mmm_fits": 1, "audited_products": 3, "llm_spend_usd": 0.0},
+    },
+    # Tiny api_calls and memory_bytes quotas (tests/integration/test_billing.py).
+    "metered": {
+        "price_id": METERED_PRICE,
+        "rate_plan": "free",
+        "rank": 1,
+        "quotas": {"api_calls": 25, "memory_bytes": 4096},
     },
     "pro": {"price_id": PRO_PRICE, "rate_plan": "pro", "rank": 2, "quotas": {"mmm_fits": 5000}},
     "enterprise": {"price_id": ENTERPRISE_PRICE, "rate_plan": "enterprise", "rank": 3},
@@ -71,6 +79,8 @@ class Stack:
     urls: local.StateUrls
     modules_dir: Path
     stripe: StripeServer
+    traces: Path  # the spans every process of the cluster wrote (the file exporter)
+    metrics_url: str  # Ray's Prometheus endpoint on this node
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +103,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "LIFTOS_ARGON2_MEMORY_KIB": "1024",
         "LIFTOS_ARGON2_PARALLELISM": "1",
         "LIFTOS_AUTH_CACHE_TTL_SECONDS": "1",
-        "LIFTOS_OTEL_EXPORTER": "none",
+        # Traces as `liftos up` writes them: JSON Lines in a file, from every process.
+        "LIFTOS_OTEL_EXPORTER": "file",
+        "LIFTOS_OTEL_FILE": str(state_dir / "traces.jsonl"),
         # Billing against the local Stripe (tests/stripe_server.py), through the real SDK.
         "LIFTOS_STRIPE_API_KEY": "sk_test_liftos_integration_0123456789",
         "LIFTOS_STRIPE_WEBHOOK_SECRET": stripe.webhook_secret,
@@ -114,6 +126,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # `liftos up`, where `ray start` gets these variables.
     os.environ.update(local.service_env(settings, urls))
     http_port = free_port()
+    metrics_port = free_port()
     try:
         # Logical CPUs, as `liftos up` gives a small machine: enough for the memory shards, a
         # causal fit and its Tune trials to be scheduled at once, whatever order tests run in.
@@ -123,12 +136,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             include_dashboard=False,
             log_to_driver=False,
             configure_logging=False,
+            _metrics_export_port=metrics_port,
+            # Workers push their metrics to the node's exporter every second, not every ten.
+            _system_config={"metrics_report_interval_ms": 1000},
         )
         config = serving.load_serve_config(http_port=http_port)
         config["http_options"]["host"] = "127.0.0.1"
         serving.deploy(config)
         serving.wait_until_running([a["name"] for a in config["applications"]], timeout_s=240)
-        yield Stack(f"http://127.0.0.1:{http_port}", settings, urls, modules_dir, stripe)
+        yield Stack(
+            f"http://127.0.0.1:{http_port}",
+            settings,
+            urls,
+            modules_dir,
+            stripe,
+            traces=state_dir / "traces.jsonl",
+            metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
+        )
     finally:
         # The cluster belongs to this process: ray.shutdown() stops every actor of it, HAProxy
         # included, without Serve's graceful drain (up to 30 s of waiting for nothing).

@@ -11,7 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import ENTERPRISE_PRICE, PRO_PRICE, Stack, Tenant, add_user, signup
+from tests.integration.conftest import (
+    ENTERPRISE_PRICE,
+    PRO_PRICE,
+    Stack,
+    Tenant,
+    add_user,
+    signup,
+)
 from tests.stripe_server import StripeServer
 
 pytestmark = pytest.mark.integration
@@ -55,7 +62,8 @@ def test_subscribe_checkout_webhook_moves_the_org_to_the_plan(
     before = plan_of(client, tenant)
     assert before["plan"] == "free"
     assert before["billing_enabled"] is True
-    assert [p["name"] for p in before["plans"]] == ["free", "starter", "pro", "enterprise"]
+    names = [p["name"] for p in before["plans"]]
+    assert names == ["free", "metered", "starter", "pro", "enterprise"]
 
     first = client.post("/billing/subscribe", headers=tenant.auth, json={"plan": "pro"})
     assert first.status_code == 200, first.text
@@ -327,3 +335,146 @@ def test_usage_reaches_stripes_meters_exactly_once(
             await db.close()
 
     asyncio.run(scenario())
+
+
+def _meters(client: httpx.Client, tenant: Tenant) -> dict[str, dict[str, Any]]:
+    response = client.get("/billing/usage", headers=tenant.auth)
+    assert response.status_code == 200, response.text
+    return {m["meter"]: m for m in response.json()["meters"]}
+
+
+def test_api_calls_are_counted_in_redis_and_flushed_exactly_once(
+    client: httpx.Client, stack: Stack
+) -> None:
+    import asyncio
+    import uuid
+
+    from cluster import usage_counter
+    from cluster.repositories import billing as repo
+    from cluster.state import Database, connect_redis
+
+    tenant = signup(client, prefix="api-calls")  # the free plan: counted, no quota
+    org = uuid.UUID(tenant.org_id)
+    calls = 7
+
+    def call(times: int) -> None:
+        for _ in range(times):
+            assert client.get("/audit", headers=tenant.auth).status_code == 200
+
+    async def in_postgres(db: Database) -> float:
+        return (await repo.used(db, org_id=org, meters=["api_calls"]))["api_calls"]
+
+    async def scenario() -> None:
+        db = await Database.connect(stack.urls.database_url, min_size=1, max_size=2)
+        redis = connect_redis(stack.urls.redis_url)
+        try:
+            call(calls)
+            assert await usage_counter.pending(redis, org) == calls
+            assert await in_postgres(db) == 0  # no PostgreSQL write per request
+            await usage_counter.flush(db, redis)
+            assert await in_postgres(db) == calls
+            assert await usage_counter.pending(redis, org) == 0
+            # GET /billing/usage counts itself (before it reads): flushed + pending.
+            assert _meters(client, tenant)["api_calls"]["used"] == calls + 1
+
+            # A flusher that dies after PostgreSQL committed, before the Redis key is deleted.
+            call(calls)
+            key = await usage_counter.begin(redis, usage_counter.period_now())
+            assert key is not None
+            applied, _ = await usage_counter.apply(db, redis, key)  # PostgreSQL commits...
+            assert applied >= 1  # ...and the flusher dies here, before usage_counter.finish
+            assert await in_postgres(db) == 2 * calls + 1
+            assert key.encode() in await redis.smembers(usage_counter.FLUSHING_SET)
+            # The next flush re-applies the leftover key: recorded already, nothing added.
+            done = await usage_counter.flush(db, redis)
+            assert done.skipped >= 1
+            assert await in_postgres(db) == 2 * calls + 1
+            assert await redis.exists(key) == 0
+            assert key.encode() not in await redis.smembers(usage_counter.FLUSHING_SET)
+            await usage_counter.flush(db, redis)  # and again: still nothing twice
+            assert await in_postgres(db) == 2 * calls + 1
+            assert _meters(client, tenant)["api_calls"]["used"] == 2 * calls + 2
+        finally:
+            await redis.aclose()
+            await db.close()
+
+    asyncio.run(scenario())
+
+
+def test_api_calls_quota_refuses_with_402_past_the_month(
+    client: httpx.Client, stripe: StripeServer, stack: Stack
+) -> None:
+    import asyncio
+
+    from cluster import usage_counter
+    from cluster.state import Database, connect_redis
+
+    paid = subscribed(client, stripe, plan="metered")  # 25 calls; subscribing was the first
+    tenant = paid["tenant"]
+    served = 0
+    for _ in range(40):
+        response = client.get("/audit", headers=tenant.auth)
+        if response.status_code != 200:
+            break
+        served += 1
+    assert served == 24
+    assert response.status_code == 402, response.text
+    error = response.json()["error"]
+    assert error["code"] == "quota_exceeded"
+    assert error["field"] == "api_calls"
+    assert "upgrade to 'pro'" in error["message"]
+    # /billing stays reachable (to see the usage and upgrade); the refused call is not counted.
+    meters = _meters(client, tenant)
+    assert meters["api_calls"]["used"] == 26
+    assert meters["api_calls"]["quota"] == 25
+    assert meters["api_calls"]["remaining"] == 0
+
+    async def flush() -> None:
+        db = await Database.connect(stack.urls.database_url, min_size=1, max_size=2)
+        redis = connect_redis(stack.urls.redis_url)
+        try:
+            await usage_counter.flush(db, redis)
+        finally:
+            await redis.aclose()
+            await db.close()
+
+    asyncio.run(flush())
+    time.sleep(5.5)  # the replicas' cache of what PostgreSQL holds (Runtime.api_call_usage)
+    refused = client.get("/audit", headers=tenant.auth)
+    assert refused.status_code == 402, refused.text
+    assert _meters(client, tenant)["api_calls"]["used"] == 27
+
+
+def test_memory_bytes_is_the_stored_level_and_its_quota_refuses_stores(
+    stripe: StripeServer, stack: Stack
+) -> None:
+    with httpx.Client(base_url=stack.base_url, timeout=240) as http:  # a shard may start
+        paid = subscribed(http, stripe, plan="metered")  # 4096 bytes of memories
+        tenant = paid["tenant"]
+        body = {"memory_type": "note", "content": "x" * 1500, "metadata": {}}
+        ids = []
+        for _ in range(2):
+            stored = http.post("/api/v1/memory/store", headers=tenant.auth, json=body)
+            assert stored.status_code == 201, stored.text
+            ids.append(stored.json()["id"])
+        level = _meters(http, tenant)["memory_bytes"]
+        assert 3000 < level["used"] < 3200  # the sealed content and the metadata
+        assert level["quota"] == 4096
+        assert level["reported_to_stripe"] == 0  # a level: never sent to Stripe's sum meters
+
+        over = http.post("/api/v1/memory/store", headers=tenant.auth, json=body)
+        assert over.status_code == 402, over.text
+        assert over.json()["error"]["field"] == "memory_bytes"
+        assert "upgrade to 'pro'" in over.json()["error"]["message"]
+        batch = http.post(
+            "/api/v1/memory/store/batch", headers=tenant.auth, json={"items": [body, body]}
+        )
+        assert batch.status_code == 402, batch.text
+        assert _meters(http, tenant)["memory_bytes"]["used"] == level["used"]  # nothing stored
+
+        # Deleting lowers the level: there is room again.
+        deleted = http.delete(f"/api/v1/memory/{ids[0]}", headers=tenant.auth)
+        assert deleted.status_code == 204, deleted.text
+        assert _meters(http, tenant)["memory_bytes"]["used"] == level["used"] / 2
+        again = http.post("/api/v1/memory/store", headers=tenant.auth, json=body)
+        assert again.status_code == 201, again.text
