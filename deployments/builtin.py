@@ -38,3 +38,11 @@ BUILTIN_MODULES: tuple[BuiltinModule, ...] = (
     BuiltinModule("llm-models", "/api/v1/models", "deployments.llm.app:create_models_app"),
     BuiltinModule("eval", "/api/v1/eval", "deployments.eval.app:create_app"),
 )
+
+
+def builtin_module(name: str) -> BuiltinModule:
+    """The built-in application called ``name`` (a KeyError names an unknown one)."""
+    for module in BUILTIN_MODULES:
+        if module.name == name:
+            return module
+    raise KeyError(f"no built-in module {name!r}")

@@ -52,6 +52,15 @@ RESERVED_MODULE_NAMES: frozenset[str] = frozenset(
         "example",
         "admin",
         "static",
+        # The product description's short paths, which built-in modules answer
+        # (serve_config.yaml, deployments.core.seed_routes, deployments.eval.routes).
+        "prompts",
+        "models",
+        "evaluate",
+        "benchmark",
+        "analyze",
+        "attribution",
+        "eda",
     }
 )
 

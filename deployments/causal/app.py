@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from ray import serve
 
 from cluster.settings import Settings
+from deployments.builtin import builtin_module
 from deployments.causal import datasets, eda, models
 from deployments.causal.service import JobRunner
 from deployments.causal.tasks import RayJobRunner
 from deployments.common.app import create_service_app
+from deployments.common.handle_calls import AnswersHandedOverRequests
 from deployments.common.runtime import Runtime
 
 
@@ -43,8 +45,10 @@ def create_app(
 
 @serve.deployment(name="CausalModule", max_ongoing_requests=64)
 @serve.ingress(create_app(behind_serve=True))
-class CausalModule:
+class CausalModule(AnswersHandedOverRequests):
     """Serve replica of the causal module; all behaviour lives in the FastAPI app."""
+
+    mount_path = builtin_module("causal").route_prefix
 
 
 app = CausalModule.bind()  # type: ignore[attr-defined]  # added by @serve.deployment

@@ -16,7 +16,7 @@ from deployments.billing.reporting import report_periodically
 from deployments.builtin import BUILTIN_MODULES, import_attr
 from deployments.common.app import create_service_app
 from deployments.common.runtime import Runtime
-from deployments.core import audit_routes, auth_routes, health, module_routes
+from deployments.core import audit_routes, auth_routes, health, module_routes, seed_routes
 from deployments.core.module_routes import ModuleDeployer
 from deployments.eval import routes as eval_routes
 
@@ -56,6 +56,14 @@ def merged_openapi(app: FastAPI) -> dict[str, Any]:
             components.setdefault(kind, {}).update(entries)
         for tag in module_schema.get("tags", []):
             tags.setdefault(tag["name"], tag)
+    for seed in seed_routes.SEED_PATHS:
+        operation = copy.deepcopy(schema["paths"][seed.target][seed.method.lower()])
+        operation["operationId"] = f"seed_{operation['operationId']}"
+        operation["description"] = (
+            f"The product description's short path for `{seed.method} {seed.target}`: the "
+            f"same operation. {operation.get('description', '')}"
+        ).strip()
+        schema["paths"].setdefault(seed.path, {})[seed.method.lower()] = operation
     if tags:
         schema["tags"] = list(tags.values())
     app.openapi_schema = schema
@@ -89,6 +97,8 @@ def create_app(
             # The seed's POST /api/v1/evaluate and /api/v1/benchmark (the eval module's own
             # handlers) before the registry's /api/v1/{module} catch-all.
             eval_routes.seed_router,
+            # The seed's short paths of causal and surfacing, answered by those modules.
+            seed_routes.router,
             module_routes.router,
         ],
         settings=settings,

@@ -44,6 +44,8 @@ class ForwardedRequest:
     query: tuple[tuple[str, str], ...]
     headers: dict[str, str]
     body: bytes
+    # The caller's TCP peer, for a built-in module that keys anonymous limits by it.
+    client: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,3 +70,14 @@ def forward_headers(
 
 def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in headers if k.lower() not in _DROPPED_RESPONSE_HEADERS]
+
+
+def passthrough_headers(incoming: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Client headers for a built-in module, which authenticates the caller itself: the
+    credentials stay, hop-by-hop headers and any smuggled identity header go."""
+    dropped = _DROPPED_REQUEST_HEADERS - {"authorization", "x-api-key", "cookie"}
+    return {
+        k: v
+        for k, v in incoming
+        if k.lower() not in dropped and not k.lower().startswith(TRUSTED_PREFIX)
+    }

@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from ray import serve
 
 from cluster.settings import Settings
+from deployments.builtin import builtin_module
 from deployments.common.app import create_service_app
+from deployments.common.handle_calls import AnswersHandedOverRequests
 from deployments.common.runtime import Runtime
 from deployments.surfacing import analyze, audits, catalogs
 from deployments.surfacing.service import AuditRunner
@@ -45,8 +47,10 @@ def create_app(
 
 @serve.deployment(name="SurfacingModule", max_ongoing_requests=64)
 @serve.ingress(create_app(behind_serve=True))
-class SurfacingModule:
+class SurfacingModule(AnswersHandedOverRequests):
     """Serve replica of the surfacing module; all behaviour lives in the FastAPI app."""
+
+    mount_path = builtin_module("surfacing").route_prefix
 
 
 app = SurfacingModule.bind()  # type: ignore[attr-defined]  # added by @serve.deployment

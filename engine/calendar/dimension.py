@@ -25,12 +25,14 @@ MAX_YEARS = 50
 # lookups reach one year beyond each end; these bounds keep both meaningful.
 FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR = 1600, 4000
 
-FieldType = Literal["date", "int", "bool", "str"]
+# Frictionless Table Schema's type names, as in pandas' ``to_json(orient="table")`` (the shape of
+# the calendar-dimension response), so that tools which read that schema read this one.
+FieldType = Literal["date", "integer", "boolean", "string"]
 POLARS_TYPES: dict[str, type[pl.DataType]] = {
     "date": pl.Date,
-    "int": pl.Int32,
-    "bool": pl.Boolean,
-    "str": pl.String,
+    "integer": pl.Int32,
+    "boolean": pl.Boolean,
+    "string": pl.String,
 }
 
 MARKETING_SEASONS = (
@@ -59,164 +61,168 @@ def _field(name: str, type_: FieldType, description: str) -> CalendarField:
 CALENDAR_FIELDS: tuple[CalendarField, ...] = (
     # Calendar basics.
     _field("date", "date", "The day."),
-    _field("year", "int", "Calendar year."),
-    _field("quarter", "int", "Calendar quarter, 1-4."),
-    _field("month", "int", "Calendar month, 1-12."),
-    _field("month_name", "str", "English month name, e.g. 'January'."),
-    _field("day_of_month", "int", "Day of the month, 1-31."),
-    _field("day_of_year", "int", "Day of the year, 1-366."),
-    _field("day_of_week", "int", "Monday = 0 ... Sunday = 6 (the numbering `weekend` uses)."),
-    _field("day_name", "str", "English weekday name, e.g. 'Monday'."),
-    _field("weekday_occurrence_in_month", "int", "n for the n-th such weekday of the month, 1-5."),
-    _field("days_in_month", "int", "Number of days in this month, 28-31."),
-    _field("is_leap_year", "bool", "The calendar year has 29 February."),
-    _field("iso_year", "int", "ISO 8601 week-numbering year (differs from `year` near 1 Jan)."),
-    _field("iso_week", "int", "ISO 8601 week, 1-53."),
-    _field("iso_weekday", "int", "ISO 8601 weekday, Monday = 1 ... Sunday = 7."),
+    _field("year", "integer", "Calendar year."),
+    _field("quarter", "integer", "Calendar quarter, 1-4."),
+    _field("month", "integer", "Calendar month, 1-12."),
+    _field("month_name", "string", "English month name, e.g. 'January'."),
+    _field("day_of_month", "integer", "Day of the month, 1-31."),
+    _field("day_of_year", "integer", "Day of the year, 1-366."),
+    _field("day_of_week", "integer", "Monday = 0 ... Sunday = 6 (the numbering `weekend` uses)."),
+    _field("day_name", "string", "English weekday name, e.g. 'Monday'."),
+    _field(
+        "weekday_occurrence_in_month", "integer", "n for the n-th such weekday of the month, 1-5."
+    ),
+    _field("days_in_month", "integer", "Number of days in this month, 28-31."),
+    _field("is_leap_year", "boolean", "The calendar year has 29 February."),
+    _field("iso_year", "integer", "ISO 8601 week-numbering year (differs from `year` near 1 Jan)."),
+    _field("iso_week", "integer", "ISO 8601 week, 1-53."),
+    _field("iso_weekday", "integer", "ISO 8601 weekday, Monday = 1 ... Sunday = 7."),
     _field("iso_week_start", "date", "Monday of this ISO week."),
     # Period boundaries.
-    _field("is_month_start", "bool", "First day of the month."),
-    _field("is_month_end", "bool", "Last day of the month."),
-    _field("is_quarter_start", "bool", "First day of a calendar quarter."),
-    _field("is_quarter_end", "bool", "Last day of a calendar quarter."),
-    _field("is_year_start", "bool", "1 January."),
-    _field("is_year_end", "bool", "31 December."),
+    _field("is_month_start", "boolean", "First day of the month."),
+    _field("is_month_end", "boolean", "Last day of the month."),
+    _field("is_quarter_start", "boolean", "First day of a calendar quarter."),
+    _field("is_quarter_end", "boolean", "Last day of a calendar quarter."),
+    _field("is_year_start", "boolean", "1 January."),
+    _field("is_year_end", "boolean", "31 December."),
     # Weekends and public holidays.
-    _field("is_weekend", "bool", "`day_of_week` is in the `weekend` parameter (default Sat, Sun)."),
+    _field(
+        "is_weekend", "boolean", "`day_of_week` is in the `weekend` parameter (default Sat, Sun)."
+    ),
     _field(
         "is_holiday",
-        "bool",
+        "boolean",
         "A public holiday of the country/subdivision (holidays package), including days off "
         "in lieu ('observed').",
     ),
     _field(
         "is_observed_holiday",
-        "bool",
+        "boolean",
         "A day off in lieu of a holiday that fell on another day (e.g. Fri 3 Jul 2026 for "
         "Independence Day); found by comparing the package with and without observed rules.",
     ),
-    _field("holiday_name", "str", "Holiday name(s) joined by '; '; null when not a holiday."),
+    _field("holiday_name", "string", "Holiday name(s) joined by '; '; null when not a holiday."),
     _field(
         "is_bridge_day",
-        "bool",
+        "boolean",
         "A business day between a weekday holiday and the weekend (e.g. the Friday after a "
         "Thursday holiday), when people take leave.",
     ),
     _field(
         "days_to_next_holiday",
-        "int",
+        "integer",
         "Days until the next holiday (0 on a holiday); looks beyond the range; null if none "
         "within a year of the range.",
     ),
     _field(
         "days_since_previous_holiday",
-        "int",
+        "integer",
         "Days since the previous holiday (0 on a holiday); looks beyond the range; null if none "
         "within a year of the range.",
     ),
     # Business days and paydays.
-    _field("is_business_day", "bool", "Neither weekend nor holiday."),
-    _field("business_days_in_month", "int", "Business days in this calendar month."),
+    _field("is_business_day", "boolean", "Neither weekend nor holiday."),
+    _field("business_days_in_month", "integer", "Business days in this calendar month."),
     _field(
         "business_day_of_month",
-        "int",
+        "integer",
         "Business days of the month up to and including this day (its index on a business day).",
     ),
     _field(
         "business_days_remaining_in_month",
-        "int",
+        "integer",
         "Business days of the month after this day.",
     ),
-    _field("is_last_business_day_of_month", "bool", "The month's last business day."),
+    _field("is_last_business_day_of_month", "boolean", "The month's last business day."),
     _field(
         "is_payday_1st",
-        "bool",
+        "boolean",
         "Pay date for a salary due on the 1st: the last business day on or before the 1st "
         "(so it may fall at the end of the previous month).",
     ),
     _field(
         "is_payday_15th",
-        "bool",
+        "boolean",
         "Pay date for a salary due on the 15th: the last business day on or before the 15th.",
     ),
     # Retail and marketing events.
-    _field("is_black_friday", "bool", "Day after US Thanksgiving (4th Thursday of November)."),
-    _field("is_cyber_monday", "bool", "Monday after US Thanksgiving."),
-    _field("is_cyber_five", "bool", "US Thanksgiving through Cyber Monday (five days)."),
+    _field("is_black_friday", "boolean", "Day after US Thanksgiving (4th Thursday of November)."),
+    _field("is_cyber_monday", "boolean", "Monday after US Thanksgiving."),
+    _field("is_cyber_five", "boolean", "US Thanksgiving through Cyber Monday (five days)."),
     _field(
         "is_super_bowl_sunday",
-        "bool",
+        "boolean",
         "Super Bowl Sunday (rule in docs/calendar.md); null for 1967-1989 (no rule).",
     ),
     _field(
         "is_prime_day",
-        "bool",
+        "boolean",
         "Amazon Prime Day (summer event, table of announced dates 2015-2026); False before "
         "2015, null after the last year in the table.",
     ),
-    _field("is_singles_day", "bool", "11 November (Singles' Day / Double 11)."),
-    _field("is_valentines_day", "bool", "14 February."),
+    _field("is_singles_day", "boolean", "11 November (Singles' Day / Double 11)."),
+    _field("is_valentines_day", "boolean", "14 February."),
     _field(
         "is_mothers_day",
-        "bool",
+        "boolean",
         "Mother's Day: GB/IE Easter - 3 weeks, FR last Sunday of May (June if Pentecost), "
         "MX 10 May, elsewhere the US rule (2nd Sunday of May).",
     ),
     _field(
         "is_fathers_day",
-        "bool",
+        "boolean",
         "Father's Day: AU/NZ 1st Sunday of September, DE Ascension Day, IT/ES/PT 19 March, "
         "elsewhere the US rule (3rd Sunday of June).",
     ),
-    _field("is_easter_sunday", "bool", "Western (Gregorian) Easter Sunday."),
-    _field("is_halloween", "bool", "31 October."),
+    _field("is_easter_sunday", "boolean", "Western (Gregorian) Easter Sunday."),
+    _field("is_halloween", "boolean", "31 October."),
     _field(
         "is_back_to_school_season",
-        "bool",
+        "boolean",
         "15 July through US Labor Day (1st Monday of September), inclusive.",
     ),
     _field(
         "retail_event",
-        "str",
+        "string",
         "The day's most prominent retail event: black_friday, cyber_monday, cyber_five, "
         "prime_day, super_bowl_sunday, singles_day, valentines_day, mothers_day, fathers_day, "
         "easter_sunday, halloween (first that applies); null when none.",
     ),
     _field(
         "days_to_black_friday",
-        "int",
+        "integer",
         "Days until the next Black Friday (0 on Black Friday), for holiday-season ramps.",
     ),
     # Marketing seasons.
     _field(
         "marketing_season",
-        "str",
+        "string",
         "One of post_holiday_lull (Jan-Feb), spring (Mar-May), summer (1 Jun - 14 Jul), "
         "back_to_school (15 Jul - Labor Day), fall (to 31 Oct), q4_holiday_peak (Nov-Dec, "
         "NRF's holiday season); Northern-Hemisphere retail.",
     ),
-    _field("is_q4_holiday_peak", "bool", "`marketing_season` is q4_holiday_peak."),
+    _field("is_q4_holiday_peak", "boolean", "`marketing_season` is q4_holiday_peak."),
     # Fiscal calendar.
     _field(
         "fiscal_year",
-        "int",
+        "integer",
         "Fiscal year starting in `fiscal_year_start_month`, named by the calendar year in "
         "which it ends (start month 10: Oct 2024 - Sep 2025 is fiscal 2025).",
     ),
-    _field("fiscal_quarter", "int", "Fiscal quarter, 1-4."),
-    _field("fiscal_month", "int", "Month of the fiscal year, 1-12."),
+    _field("fiscal_quarter", "integer", "Fiscal quarter, 1-4."),
+    _field("fiscal_month", "integer", "Month of the fiscal year, 1-12."),
     # NRF 4-5-4 retail calendar.
     _field(
         "retail_year",
-        "int",
+        "integer",
         "NRF retail year: ends on the Saturday nearest 31 January of the next calendar year "
         "(retail 2023 = 29 Jan 2023 - 3 Feb 2024).",
     ),
-    _field("retail_quarter", "int", "NRF quarter, 1-4 (13 weeks; Q4 has 14 in 53-week years)."),
-    _field("retail_period", "int", "NRF month, 1-12 (1 is roughly February), weeks 4-5-4."),
-    _field("retail_week", "int", "Week of the retail year, 1-52 (53 in 53-week years)."),
-    _field("retail_week_of_period", "int", "Week within the retail period, 1-5."),
-    _field("is_53_week_year", "bool", "The retail year has 53 weeks (e.g. 2012, 2017, 2023)."),
+    _field("retail_quarter", "integer", "NRF quarter, 1-4 (13 weeks; Q4 has 14 in 53-week years)."),
+    _field("retail_period", "integer", "NRF month, 1-12 (1 is roughly February), weeks 4-5-4."),
+    _field("retail_week", "integer", "Week of the retail year, 1-52 (53 in 53-week years)."),
+    _field("retail_week_of_period", "integer", "Week within the retail period, 1-5."),
+    _field("is_53_week_year", "boolean", "The retail year has 53 weeks (e.g. 2012, 2017, 2023)."),
 )
 
 FIELD_NAMES = tuple(field.name for field in CALENDAR_FIELDS)

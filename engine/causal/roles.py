@@ -23,7 +23,6 @@ from engine.causal.columns import (
     ATTRIBUTED_PREFIX,
     CHANNEL_NAME,
     KPI_COLUMNS,
-    RESERVED_COLUMNS,
     SPEND_PREFIX,
 )
 from engine.causal.data import DataError
@@ -274,7 +273,6 @@ def resolve_columns(columns: Sequence[str], roles: ColumnRoles | None = None) ->
         if kind is None:
             (defaulted if roles.control_columns is None else ignored).append(column)
         elif not roles.given(kind):
-            _check_convention_name(column)
             by_convention.append(column)
         elif roles.control_columns is not None:
             ignored.append(column)
@@ -287,7 +285,7 @@ def resolve_columns(columns: Sequence[str], roles: ColumnRoles | None = None) ->
                 f"{add}rename it, or list the controls in control_columns to leave it out",
             )
     explicit_attributed = set((roles.attributed_columns or {}).values())
-    rename.update({column: column for column in by_convention})
+    rename.update(_convention_names(by_convention, rename))
 
     canonical = set(rename.values())
     if "date" not in canonical:
@@ -359,20 +357,45 @@ def _kind(column: str) -> Kind | None:
     return None
 
 
-def _check_convention_name(column: str) -> None:
+def _convention_names(columns: Sequence[str], claimed: Mapping[str, str]) -> dict[str, str]:
+    """Each column named by the convention -> its canonical name.
+
+    Spreadsheet exports write ``Date``, ``Revenue`` and ``Spend_Facebook Ads``: case and the
+    channel's spelling are normalised (the channel as :func:`channel_name` derives it), and two
+    columns that would become one canonical name are refused rather than one silently dropped.
+    """
+    owners = {canonical: column for column, canonical in claimed.items()}
+    names: dict[str, str] = {}
+    for column in columns:
+        canonical = _convention_name(column)
+        other = owners.get(canonical)
+        if other is not None:
+            raise DataError(
+                column,
+                f"both {other!r} and {column!r} would be the column {canonical!r}: "
+                "rename or drop one of them",
+            )
+        owners[canonical] = column
+        names[column] = canonical
+    return names
+
+
+def _convention_name(column: str) -> str:
     lowered = column.lower()
     if lowered in ("spend", "attributed"):
         raise DataError(column, f"name the channel: {lowered}_<channel>, e.g. {lowered}_search")
-    if column != lowered and (
-        lowered in RESERVED_COLUMNS or not column.startswith((SPEND_PREFIX, ATTRIBUTED_PREFIX))
-    ):
-        raise DataError(column, f"canonical column names are lowercase: rename it {lowered!r}")
-    if column.startswith(SPEND_PREFIX):
-        channel = column.removeprefix(SPEND_PREFIX)
-        if not CHANNEL_NAME.fullmatch(channel):
-            raise DataError(
-                column, f"channel name {channel!r} must be 1-40 characters of a-z, 0-9 and _"
-            )
+    for prefix in (SPEND_PREFIX, ATTRIBUTED_PREFIX):
+        if lowered.startswith(prefix):
+            spelled = column[len(prefix) :]
+            channel = channel_name(spelled)
+            if not CHANNEL_NAME.fullmatch(channel):
+                raise DataError(
+                    column,
+                    f"channel name {spelled!r} must give 1-40 characters of a-z, 0-9 and _ "
+                    "(spaces and dashes become _)",
+                )
+            return f"{prefix}{channel}"
+    return lowered
 
 
 def _no_spend_message(columns: Sequence[str], candidates: Sequence[str]) -> str:

@@ -95,7 +95,7 @@ def test_reserved_set_is_exact() -> None:
     assert {"auth", "modules", "audit", "healthz", "readyz", "docs", "openapi", "api"} < (
         RESERVED_MODULE_NAMES
     )
-    assert len(RESERVED_MODULE_NAMES) == 18
+    assert len(RESERVED_MODULE_NAMES) == 25
 
 
 @pytest.mark.parametrize("name", ["abc", "a1-b2", "x" * 40, "auth-plus"])
