@@ -72,6 +72,7 @@ def up(
     settings = _settings()
     urls = _prepare_state(settings)
     env = local.service_env(settings, urls)
+    config = serving.load_serve_config(http_port=settings.http_port)
     if settings.ray_address:
         if not _connect_ray(settings):
             console.print(f"[red]cannot reach the Ray cluster at {settings.ray_address}[/red]")
@@ -80,11 +81,11 @@ def up(
     elif _connect_ray(settings):
         console.print("the local Ray head is already running; redeploying onto it")
     else:
-        with console.status("starting the local Ray head"):
-            local.start_ray_head(settings, env)
+        cpus = local.head_cpus(settings, serving.standing_cpus(config, settings))
+        with console.status(f"starting the local Ray head ({cpus} logical CPUs)"):
+            local.start_ray_head(settings, env, num_cpus=cpus)
         ray.init(address=local.head_address(settings), log_to_driver=False)
         local.remember_ray_session(settings, ray.get_runtime_context().get_session_name())
-    config = serving.load_serve_config(http_port=settings.http_port)
     names = [a["name"] for a in config["applications"]]
     with console.status(f"deploying {', '.join(names)}"):
         serving.deploy(config)

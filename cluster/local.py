@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -144,7 +145,15 @@ def ray_cli() -> str:
     return found
 
 
-def start_ray_head(settings: Settings, env: dict[str, str]) -> None:
+def head_cpus(settings: Settings, standing: float) -> int:
+    """Logical CPUs for the local head: ``LIFTOS_RAY_NUM_CPUS`` if set, else the machine's
+    (at least 4) for work, plus what the idle services hold (``serving.standing_cpus``)."""
+    if settings.ray_num_cpus:
+        return settings.ray_num_cpus
+    return math.ceil(max(os.cpu_count() or 1, 4) + standing)
+
+
+def start_ray_head(settings: Settings, env: dict[str, str], *, num_cpus: int) -> None:
     cmd = [
         ray_cli(),
         "start",
@@ -157,7 +166,7 @@ def start_ray_head(settings: Settings, env: dict[str, str]) -> None:
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={settings.dashboard_port}",
         f"--metrics-export-port={settings.ray_metrics_port}",
-        f"--num-cpus={settings.ray_num_cpus or max(os.cpu_count() or 1, 4)}",
+        f"--num-cpus={num_cpus}",
         "--disable-usage-stats",
     ]
     # Ray's GCS listens on every interface; only holders of the token in ~/.ray may use it.

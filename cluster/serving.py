@@ -14,7 +14,10 @@ from typing import Any
 
 import yaml
 
+from cluster.settings import Settings
+
 SERVE_CONFIG = Path(__file__).resolve().parent.parent / "serve_config.yaml"
+_SERVE_DEFAULT_REPLICA_CPUS = 1.0  # what Serve reserves for a replica that names no num_cpus
 
 
 def load_serve_config(path: Path = SERVE_CONFIG, *, http_port: int | None = None) -> dict[str, Any]:
@@ -23,6 +26,26 @@ def load_serve_config(path: Path = SERVE_CONFIG, *, http_port: int | None = None
     if http_port is not None:
         config.setdefault("http_options", {})["port"] = http_port
     return config
+
+
+def standing_cpus(config: dict[str, Any], settings: Settings) -> float:
+    """The CPUs that LiftOS's long-lived parts reserve while they idle: every application's
+    minimum replicas, the memory shard actors and the eval workers.
+
+    `liftos up` gives the local head that many logical CPUs on top of the machine's, so that a
+    fit (``LIFTOS_CAUSAL_FIT_NUM_CPUS``) or an audit can always be scheduled: with 4 logical CPUs
+    and 2.75 of them held by idle services, a 2-CPU fit stayed queued for good.
+    """
+    held = 0.0
+    for application in config.get("applications", []):
+        for deployment in application.get("deployments", []):
+            autoscaling = deployment.get("autoscaling_config") or {}
+            replicas = autoscaling.get("min_replicas", deployment.get("num_replicas", 1))
+            options = deployment.get("ray_actor_options") or {}
+            held += float(replicas) * float(options.get("num_cpus", _SERVE_DEFAULT_REPLICA_CPUS))
+    held += settings.memory_shard_count * settings.memory_shard_num_cpus
+    held += settings.eval_workers * settings.eval_task_num_cpus
+    return held
 
 
 def deploy(config: dict[str, Any]) -> None:

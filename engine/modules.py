@@ -2,12 +2,15 @@
 
 A module is either in-process Python (``import_path`` such as ``pkg.mod:factory``) or an
 external HTTP service (``base_url``). Each declared endpoint names the permission a caller
-needs; a module that declares no endpoints is callable anywhere with ``modules:call``.
+needs; a module that declares no endpoints is callable anywhere with ``modules:call``. The
+product description's ``"endpoints": {"my_endpoint": "/api/v1/my-endpoint"}`` is accepted
+as written: each named path, for any method, with ``modules:call``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 import semver
@@ -23,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from engine.auth.rbac import Permission
 
@@ -77,8 +81,10 @@ class ModuleEndpoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    # ANY: every method, what the product description's ``{"name": "/path"}`` form declares.
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "ANY"]
     path: str = Field(max_length=200)
+    name: _Capability | None = None
     permission: Permission = Permission.MODULES_CALL
     description: str = Field(default="", max_length=500)
 
@@ -94,6 +100,18 @@ class ModuleEndpoint(BaseModel):
         if "?" in value or "#" in value:
             raise ValueError("path must not contain a query or fragment")
         return value
+
+
+def _field_error(field: str, message: str) -> ValidationError:
+    """A model-level check reported at the field it is about (not at the whole body)."""
+    return ValidationError.from_exception_data(
+        "ModuleManifest",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("module_manifest", message), loc=(field,), input=None
+            )
+        ],
+    )
 
 
 def _param_count(path: str) -> int:
@@ -128,6 +146,22 @@ class ModuleManifest(BaseModel):
 
     # (method, compiled path, permission), most literal routes first.
     _routes: tuple[tuple[str, re.Pattern[str], Permission], ...] = PrivateAttr(default=())
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _endpoints_by_name(cls, value: object) -> object:
+        """The product description's form, ``{"my_endpoint": "/api/v1/my-endpoint"}``: each
+        name's path, for any method (or ``{"my_endpoint": {"method": ..., "path": ...}}``)."""
+        if not isinstance(value, Mapping):
+            return value
+        return [
+            {"name": name, "method": "ANY", "path": spec}
+            if isinstance(spec, str)
+            else {"name": name, "method": "ANY", **spec}
+            if isinstance(spec, Mapping)
+            else spec
+            for name, spec in value.items()
+        ]
 
     @field_validator("name")
     @classmethod
@@ -166,17 +200,24 @@ class ModuleManifest(BaseModel):
 
     @model_validator(mode="after")
     def _check_target_and_routes(self) -> ModuleManifest:
-        if (self.import_path is None) == (self.base_url is None):
-            raise ValueError("exactly one of import_path or base_url is required")
+        if self.import_path is None and self.base_url is None:
+            raise _field_error(
+                "base_url",
+                "say where the module runs: base_url (the http(s) URL of the service, e.g. the "
+                "container built from it) or import_path ('package.module:factory', a FastAPI "
+                "app factory installed in the cluster's environment)",
+            )
+        if self.import_path is not None and self.base_url is not None:
+            raise _field_error("import_path", "give base_url or import_path, not both")
         seen: set[tuple[str, str]] = set()
         for endpoint in self.endpoints:
             key = (endpoint.method, endpoint.path)
             if key in seen:
                 raise ValueError(f"endpoint {endpoint.method} {endpoint.path} is declared twice")
             seen.add(key)
-        # Fewest parameters first so "/items/export" wins over "/items/{id}"; sorted() is
-        # stable, so ties keep declaration order.
-        ordered = sorted(self.endpoints, key=lambda e: _param_count(e.path))
+        # Fewest parameters first so "/items/export" wins over "/items/{id}", and a method's
+        # own declaration over an ANY one; sorted() is stable, so ties keep declaration order.
+        ordered = sorted(self.endpoints, key=lambda e: (_param_count(e.path), e.method == "ANY"))
         self._routes = tuple((e.method, _compile_path(e.path), e.permission) for e in ordered)
         return self
 
@@ -195,6 +236,6 @@ class ModuleManifest(BaseModel):
             return Permission.MODULES_CALL
         wanted = method.upper()
         for route_method, pattern, permission in self._routes:
-            if route_method == wanted and pattern.fullmatch(path):
+            if route_method in (wanted, "ANY") and pattern.fullmatch(path):
                 return permission
         raise LookupError(f"module '{self.name}' declares no endpoint {wanted} {path}")

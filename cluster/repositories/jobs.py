@@ -111,3 +111,30 @@ async def requeue(db: Database, table: JobTable, *, org_id: uuid.UUID, job_id: u
             job_id,
         )
     return _changed(status)
+
+
+async def record_session(
+    db: Database, table: JobTable, *, org_id: uuid.UUID, job_id: uuid.UUID, session: str
+) -> None:
+    """The Ray cluster session the job's task was just submitted to."""
+    table = _checked(table)
+    async with db.tenant(org_id) as conn:
+        await conn.execute(
+            f"UPDATE {table.name} SET ray_session = $2 WHERE id = $1", job_id, session
+        )
+
+
+async def lost(
+    db: Database, table: JobTable, *, session: str, older_than_seconds: float
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(org, job) of every unfinished job, in any org, that was submitted to another cluster
+    session than ``session`` (or never recorded one) and is older than ``older_than_seconds``."""
+    table = _checked(table)
+    async with db.unscoped() as conn:
+        rows = await conn.fetch(
+            "SELECT * FROM liftos.lost_jobs($1, $2, now() - make_interval(secs => $3))",
+            table.name,
+            session,
+            older_than_seconds,
+        )
+    return [(r["org_id"], r["id"]) for r in rows]

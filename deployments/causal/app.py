@@ -7,9 +7,12 @@ is stored); fits run as Ray tasks (``deployments.causal.tasks``) and are polled 
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import FastAPI
 from ray import serve
 
+from cluster.repositories import jobs
 from cluster.settings import Settings
 from deployments.builtin import builtin_module
 from deployments.causal import datasets, eda, models
@@ -17,6 +20,7 @@ from deployments.causal.service import JobRunner
 from deployments.causal.tasks import RayJobRunner
 from deployments.common.app import create_service_app
 from deployments.common.handle_calls import AnswersHandedOverRequests
+from deployments.common.job_tasks import resubmit_lost
 from deployments.common.runtime import Runtime
 
 
@@ -38,9 +42,21 @@ def create_app(
         settings=settings,
         runtime=runtime,
         behind_serve=behind_serve,
+        warm_up=[resubmit_lost_fits] if behind_serve else [],
     )
     app.state.job_runner = runner or RayJobRunner()
     return app
+
+
+async def resubmit_lost_fits(app: FastAPI) -> None:
+    """Fits whose cluster went away while they were queued or running, submitted again."""
+    runtime: Runtime = app.state.runtime
+    runner: JobRunner = app.state.job_runner
+
+    async def again(org_id: uuid.UUID, job_id: uuid.UUID) -> None:
+        runner.submit(runtime, org_id=org_id, job_id=job_id)
+
+    await resubmit_lost(runtime, jobs.CAUSAL_JOBS, again)
 
 
 @serve.deployment(name="CausalModule", max_ongoing_requests=64)

@@ -27,12 +27,16 @@ def create_service_app(
     runtime: Runtime | None = None,
     behind_serve: bool = False,
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
+    warm_up: Sequence[Callable[[FastAPI], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """A FastAPI app with LiftOS's ingress, errors and a runtime started in its lifespan.
 
     ``runtime`` lets tests inject one; otherwise the lifespan starts it from ``settings`` (or the
     environment) in whichever process serves the app: a Serve replica or plain uvicorn.
-    ``behind_serve`` is set by the Serve deployment wrapping the app.
+    ``behind_serve`` is set by the Serve deployment wrapping the app. ``background`` is work
+    the service does while it runs; ``warm_up`` loads what its first requests would otherwise
+    wait for, after the app is already answering (a request that needs it meanwhile waits for
+    the same load, never a second one).
     """
 
     @asynccontextmanager
@@ -45,6 +49,7 @@ def create_service_app(
         app.state.runtime = started
         # Work the service does on its own while it runs (not in tests that inject a runtime).
         loops = [started.spawn(work(started), what=work.__name__) for work in background]
+        loops += [started.spawn(load(app), what=load.__name__) for load in warm_up]
         try:
             yield
         finally:

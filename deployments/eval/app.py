@@ -8,11 +8,16 @@ tenant-scoped (another org's id is a 404). The seed's ``POST /api/v1/evaluate`` 
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import FastAPI
 from ray import serve
 
+from cluster.repositories import eval as eval_repo
+from cluster.repositories import jobs
 from cluster.settings import Settings, get_settings
 from deployments.common.app import create_service_app
+from deployments.common.job_tasks import resubmit_lost
 from deployments.common.runtime import Runtime
 from deployments.eval import routes
 from deployments.eval.service import RunRunner
@@ -37,10 +42,25 @@ def create_app(
         settings=settings,
         runtime=runtime,
         behind_serve=behind_serve,
+        warm_up=[resubmit_lost_runs] if behind_serve else [],
     )
     if runner is not None:
         app.state.eval_runner = runner
     return app
+
+
+async def resubmit_lost_runs(app: FastAPI) -> None:
+    """Runs whose cluster went away while they were queued or running, submitted again (a
+    resumed evaluation re-runs only the cases without a stored result)."""
+    runtime: Runtime = app.state.runtime
+    runner = routes.runner_of(app)
+
+    async def again(org_id: uuid.UUID, run_id: uuid.UUID) -> None:
+        kind = await eval_repo.run_kind(runtime.db, org_id=org_id, run_id=run_id)
+        if kind is not None:
+            runner.submit(runtime, org_id=org_id, run_id=run_id, kind=kind)
+
+    await resubmit_lost(runtime, jobs.EVAL_RUNS, again)
 
 
 @serve.deployment(name="EvalModule", max_ongoing_requests=64)

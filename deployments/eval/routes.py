@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from cluster.repositories import eval as repo
@@ -42,13 +42,18 @@ seed_router = APIRouter(tags=["eval"])
 RUNS = "/api/v1/eval/runs"
 
 
-def _runner(request: Request) -> service.RunRunner:
-    runner = getattr(request.app.state, "eval_runner", None)
+def runner_of(app: FastAPI) -> service.RunRunner:
+    """The app's run runner (Ray's unless a test set one), made on first use."""
+    runner: service.RunRunner | None = getattr(app.state, "eval_runner", None)
     if runner is None:
         from deployments.eval.tasks import RayRunRunner
 
-        runner = request.app.state.eval_runner = RayRunRunner()
+        runner = app.state.eval_runner = RayRunRunner()
     return runner
+
+
+def _runner(request: Request) -> service.RunRunner:
+    return runner_of(request.app)
 
 
 def _accepted(run: repo.RunRow[Any, Any], what: str) -> RunAccepted:

@@ -33,7 +33,16 @@ def create_app(
         settings=settings,
         runtime=runtime,
         behind_serve=behind_serve,
+        warm_up=[warm_shards] if behind_serve else [],
     )
+
+
+async def warm_shards(app: FastAPI) -> None:
+    """Start the shard actors with the replica rather than on the first memory call: measured
+    on a 2-core machine, a new cluster's first store took 29.6 s (actor start, embedder load and
+    its one-off ONNX export), the next 34 ms. A failure is logged (``Runtime.spawn``), and calls
+    start the actors on demand as before."""
+    await routes.placement_of(app).warm_up()
 
 
 @serve.deployment(name="MemoryModule", max_ongoing_requests=64)

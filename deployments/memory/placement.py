@@ -121,6 +121,12 @@ class ShardPlacement:
                 self._handles[index] = handle
             return handle
 
+    async def warm_up(self) -> None:
+        """Start every shard actor and wait until each is constructed (its embedder loaded, the
+        ONNX export made on a fresh machine), so that the first memory call does not pay it."""
+        handles = [await self._handle(index) for index in range(self._settings.memory_shard_count)]
+        await asyncio.gather(*(handle.ready.remote() for handle in handles))
+
     async def call(self, part: TenantPart, method: str, *args: Any, **kwargs: Any) -> Any:
         index = shard_index(part.org_id, part.partition, self._settings.memory_shard_count)
         timeout = self._settings.memory_shard_call_timeout_seconds

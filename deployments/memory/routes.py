@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 
 from cluster.repositories import memory as repo
 from cluster.repositories.billing import Metered
@@ -66,14 +66,19 @@ MemoryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the memory's id"
 DATA_KEY_TTL_SECONDS = 300.0
 
 
-def _placement(request: Request) -> ShardPlacement:
-    state = request.app.state
+def placement_of(app: FastAPI) -> ShardPlacement:
+    """The app's shard placement (its actor handles are kept), made on first use."""
+    state = app.state
     placement: ShardPlacement | None = getattr(state, "memory_placement", None)
     if placement is None:
-        runtime = runtime_of(request)
+        runtime: Runtime = state.runtime
         placement = ShardPlacement(runtime.settings, db=runtime.db, redis=runtime.redis)
         state.memory_placement = placement
     return placement
+
+
+def _placement(request: Request) -> ShardPlacement:
+    return placement_of(request.app)
 
 
 async def _data_key(request: Request, org_id: uuid.UUID) -> bytes:

@@ -174,6 +174,10 @@ class MemoryShardActor:
         shutil.rmtree(self._data_dir, ignore_errors=True)
         telemetry.configure_from(settings, component="memory-shard")
 
+    async def ready(self) -> int:
+        """This shard's index, once the actor is constructed."""
+        return self._index
+
     async def traced(
         self, method: str, trace: dict[str, str], part: TenantPart, *args: Any, **kwargs: Any
     ) -> Any:

@@ -8,13 +8,17 @@ object is tenant-scoped: another org's id is a 404.
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import FastAPI
 from ray import serve
 
+from cluster.repositories import jobs
 from cluster.settings import Settings
 from deployments.builtin import builtin_module
 from deployments.common.app import create_service_app
 from deployments.common.handle_calls import AnswersHandedOverRequests
+from deployments.common.job_tasks import resubmit_lost
 from deployments.common.runtime import Runtime
 from deployments.surfacing import analyze, audits, catalogs
 from deployments.surfacing.service import AuditRunner
@@ -40,9 +44,21 @@ def create_app(
         settings=settings,
         runtime=runtime,
         behind_serve=behind_serve,
+        warm_up=[analyze.warm_analyze_tools, resubmit_lost_audits] if behind_serve else [],
     )
     app.state.audit_runner = runner or RayAuditRunner()
     return app
+
+
+async def resubmit_lost_audits(app: FastAPI) -> None:
+    """Audits whose cluster went away while they were queued or running, submitted again."""
+    runtime: Runtime = app.state.runtime
+    runner: AuditRunner = app.state.audit_runner
+
+    async def again(org_id: uuid.UUID, audit_id: uuid.UUID) -> None:
+        runner.submit(runtime, org_id=org_id, audit_id=audit_id)
+
+    await resubmit_lost(runtime, jobs.SURFACING_AUDITS, again)
 
 
 @serve.deployment(name="SurfacingModule", max_ongoing_requests=64)

@@ -108,6 +108,35 @@ def test_registered_external_module_is_reachable_through_the_gateway(
     assert json.loads(posted.json()["body"]) == {"channel": "tv"}
 
 
+def test_the_product_descriptions_module_json(
+    client: httpx.Client, tenant: Tenant, external_service: str
+) -> None:
+    seed = {
+        "name": "my-module",
+        "version": "1.0.0",
+        "capabilities": ["custom_analysis"],
+        "endpoints": {"my_endpoint": "/api/v1/my-endpoint"},
+        "permissions": ["memory:read", "memory:write"],
+    }
+    # As written it says nothing of where the module runs (a container there): the 422 says
+    # what to add.
+    refused = client.post("/modules", headers=tenant.auth, json=seed)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "base_url"
+    assert "say where the module runs" in refused.json()["error"]["message"]
+    created = client.post(
+        "/modules", headers=tenant.auth, json={**seed, "base_url": external_service}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["manifest"]["endpoints"][0]["method"] == "ANY"
+    called = client.post("/api/v1/my-module/api/v1/my-endpoint", headers=tenant.auth, json={"x": 1})
+    assert called.status_code == 200, called.text
+    assert called.json()["path"] == "/v2/api/v1/my-endpoint"
+    assert called.json()["method"] == "POST"
+    undeclared = client.get("/api/v1/my-module/api/v1/other", headers=tenant.auth)
+    assert undeclared.status_code == 404
+
+
 def test_module_endpoint_permissions_and_undeclared_paths(
     client: httpx.Client, tenant: Tenant, external_service: str
 ) -> None:

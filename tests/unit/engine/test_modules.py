@@ -110,15 +110,75 @@ def test_bad_names(name: str) -> None:
     invalid(manifest(name=name), "name")
 
 
+def field_of(body: dict[str, Any]) -> tuple[str, str]:
+    with pytest.raises(ValidationError) as info:
+        ModuleManifest.model_validate(body)
+    [error] = info.value.errors()
+    return ".".join(str(part) for part in error["loc"]), error["msg"]
+
+
 def test_both_targets_rejected() -> None:
-    invalid(
-        manifest(base_url="https://x.example"),
-        "exactly one of import_path or base_url is required",
+    field, message = field_of(manifest(base_url="https://x.example"))
+    assert field == "import_path"
+    assert "not both" in message
+
+
+def test_neither_target_rejected_naming_the_field() -> None:
+    field, message = field_of(manifest(import_path=None))
+    assert field == "base_url"
+    assert "say where the module runs" in message
+    assert "import_path" in message
+
+
+def test_the_product_descriptions_module_json_as_written() -> None:
+    # module.json of the product description, with the one thing it cannot say: where the
+    # module runs (there it is a container image; here the URL that container serves).
+    seed = {
+        "name": "my-module",
+        "version": "1.0.0",
+        "capabilities": ["custom_analysis"],
+        "endpoints": {"my_endpoint": "/api/v1/my-endpoint"},
+        "permissions": ["memory:read", "memory:write"],
+    }
+    assert field_of(seed)[0] == "base_url"
+    module = ModuleManifest.model_validate({**seed, "base_url": "http://my-module:8080"})
+    [endpoint] = module.endpoints
+    assert (endpoint.name, endpoint.method, endpoint.path) == (
+        "my_endpoint",
+        "ANY",
+        "/api/v1/my-endpoint",
     )
+    for method in ("GET", "POST", "DELETE"):
+        assert module.endpoint_permission(method, "/api/v1/my-endpoint") is Permission.MODULES_CALL
+    with pytest.raises(LookupError):
+        module.endpoint_permission("POST", "/api/v1/elsewhere")
+    # Stored as the list form, which reads back the same.
+    stored = module.model_dump(mode="json")
+    assert ModuleManifest.model_validate(stored).endpoints == module.endpoints
 
 
-def test_neither_target_rejected() -> None:
-    invalid(manifest(import_path=None), "exactly one of import_path or base_url is required")
+def test_a_methods_own_endpoint_wins_over_any() -> None:
+    module = ModuleManifest.model_validate(
+        manifest(
+            endpoints=[
+                {"method": "ANY", "path": "/scores", "permission": "modules:call"},
+                {"method": "POST", "path": "/scores", "permission": "causal:run"},
+            ]
+        )
+    )
+    assert module.endpoint_permission("POST", "/scores") is Permission.CAUSAL_RUN
+    assert module.endpoint_permission("GET", "/scores") is Permission.MODULES_CALL
+
+
+def test_endpoints_by_name_with_a_method_and_permission() -> None:
+    module = ModuleManifest.model_validate(
+        manifest(
+            endpoints={"score": {"method": "POST", "path": "/score", "permission": "causal:read"}}
+        )
+    )
+    assert module.endpoint_permission("POST", "/score") is Permission.CAUSAL_READ
+    with pytest.raises(LookupError):
+        module.endpoint_permission("GET", "/score")
 
 
 @pytest.mark.parametrize(
