@@ -54,8 +54,8 @@ def watch(
     return runtime.spawn(watching(), what=what)
 
 
-# A job created this recently may still be having its session recorded by the replica that
-# submitted it: far more than that takes, so such a job is never submitted twice.
+# A job row is written just before its task is submitted and its session recorded; a job
+# younger than this may still be on that way, and is left alone so it is never submitted twice.
 LOST_AFTER_SECONDS = 60.0
 RECOVERY_KEY = "liftos:jobs:resubmitted:{table}:{session}"
 

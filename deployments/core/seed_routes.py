@@ -10,6 +10,7 @@ limits exactly as when it is called at its prefix, so nothing is checked or coun
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
@@ -21,6 +22,7 @@ from deployments.common.errors import ApiError
 from deployments.core.forwarding import ForwardedRequest, passthrough_headers, response_headers
 from deployments.core.module_routes import MAX_FORWARDED_BODY, deployer_of
 
+log = logging.getLogger(__name__)
 _tracer = tracer("liftos.gateway")
 
 
@@ -42,10 +44,9 @@ SEED_PATHS: tuple[SeedPath, ...] = (
     SeedPath("GET", "/api/v1/eda/calendar-dimension", "causal", "/eda/calendar-dimension"),
 )
 
-router = APIRouter()
-
-
 _BY_PATH = {seed.path: seed for seed in SEED_PATHS}
+
+router = APIRouter()
 
 
 # One module-level handler for every short path (the matched route says which): Serve's
@@ -62,17 +63,24 @@ async def hand_over(request: Request) -> Response:
         f"module {seed.module}", kind=SpanKind.CLIENT, attributes={"liftos.module": seed.module}
     ):
         inject_context(headers)
-        answer = await deployer_of(request).call(
-            seed.module,
-            ForwardedRequest(
-                method=seed.method,
-                path=seed.module_path,
-                query=tuple(request.query_params.multi_items()),
-                headers=headers,
-                body=body,
-                client=(request.client.host, request.client.port) if request.client else None,
-            ),
+        handed = ForwardedRequest(
+            method=seed.method,
+            path=seed.module_path,
+            query=tuple(request.query_params.multi_items()),
+            headers=headers,
+            body=body,
+            client=(request.client.host, request.client.port) if request.client else None,
         )
+        try:
+            answer = await deployer_of(request).call(seed.module, handed)
+        except Exception as exc:  # the replica is gone or restarting: the module's own answer
+            log.exception("handing %s %s to %s failed", seed.method, seed.path, seed.module)
+            raise ApiError(
+                503,
+                "module_unavailable",
+                f"the {seed.module} module did not answer; retry, or call {seed.target}",
+                headers={"Retry-After": "2"},
+            ) from exc
     return Response(
         content=answer.body,
         status_code=answer.status_code,

@@ -116,3 +116,20 @@ def test_every_short_path_names_a_route_of_its_module(seed: seed_routes.SeedPath
 @pytest.mark.parametrize("seed", seed_routes.SEED_PATHS, ids=lambda s: s.path)
 def test_no_registered_module_can_take_a_short_path(seed: seed_routes.SeedPath) -> None:
     assert seed.path.split("/")[3] in RESERVED_MODULE_NAMES
+
+
+class UnreachableModules:
+    async def call(self, app_name: str, request: ForwardedRequest) -> ForwardedResponse:
+        raise RuntimeError("replica died")
+
+
+def test_a_module_that_does_not_answer_is_a_503_naming_it(
+    gateway: tuple[TestClient, RecordingModules], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, _ = gateway
+    client.app.state.module_deployer = UnreachableModules()  # type: ignore[attr-defined]
+    response = client.post("/api/v1/analyze", json={})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert "surfacing" in response.json()["error"]["message"]
+    assert "/api/v1/surfacing/analyze" in response.json()["error"]["message"]
