@@ -7,6 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,8 +35,16 @@ class Order(BaseModel):
 
 @pytest.fixture(scope="module")
 def exporter() -> InMemorySpanExporter:
+    """The spans this module's requests record.
+
+    OpenTelemetry allows one tracer provider per process. When an earlier test in this session
+    installed it (an integration test starts a service Runtime in-process, which configures
+    tracing as a replica does), the exporter joins that provider instead."""
     spans = InMemorySpanExporter()
-    assert configure_tracing(exporter="none", service_name="unit", span_exporter=spans)
+    if not configure_tracing(exporter="none", service_name="unit", span_exporter=spans):
+        provider = trace.get_tracer_provider()
+        assert isinstance(provider, TracerProvider), "a tracer provider this test can read"
+        provider.add_span_processor(SimpleSpanProcessor(spans))
     return spans
 
 
